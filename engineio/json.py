@@ -1,0 +1,30 @@
+"""The stdlib ``json`` module with a guard against huge integer literals.
+
+Everything the stdlib module exports is available here; only :func:`loads`
+differs: unless the caller supplies ``parse_int``, integer literals longer than
+100 characters are refused with ``ValueError('Integer is too large')``, which
+keeps a peer from making the decoder spend quadratic time on giant numbers.
+"""
+from __future__ import annotations
+
+from json import (  # noqa: F401 - re-exported
+    JSONDecodeError, JSONDecoder, JSONEncoder, dump, dumps, load)
+from json import loads as original_loads
+from typing import Any
+
+__all__ = ['dump', 'dumps', 'load', 'loads', 'JSONDecoder', 'JSONDecodeError',
+           'JSONEncoder', 'original_loads']
+
+_MAX_INT_LENGTH = 100
+
+
+def _bounded_int(literal: str) -> int:
+    if len(literal) > _MAX_INT_LENGTH:
+        raise ValueError('Integer is too large')
+    return int(literal)
+
+
+def loads(s: str | bytes | bytearray, *args: Any, **kwargs: Any) -> Any:
+    """Parse JSON like :func:`json.loads`, refusing huge integer literals."""
+    kwargs.setdefault('parse_int', _bounded_int)
+    return original_loads(s, *args, **kwargs)
