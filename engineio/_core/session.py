@@ -1,0 +1,306 @@
+"""One server-side Engine.IO session as a state machine, without I/O.
+
+Theory of operation
+-------------------
+A session is created by a handshake in the OPENING state. The shell then
+calls the application's ``connect`` handler and either :meth:`accept` s or
+:meth:`discard` s the session. Only an accepted session is OPEN, has a
+heartbeat and can be closed with a reason.
+
+Outgoing packets wait in :attr:`outbox` until the transport takes them: a
+polling GET takes all of them at once (:meth:`take`), a WebSocket writer
+takes them as they come. Incoming packets are fed to :meth:`receive`, which
+returns what the application must be told (messages) and changes the state.
+
+Time is always an argument (``now``, in seconds from any monotonic clock),
+so the heartbeat can be tested without sleeping. :meth:`deadline` tells the
+shell when :meth:`tick` must be called next.
+
+Every method is quick and never blocks. The session does not lock itself:
+a shell with threads serialises calls with its own lock.
+
+Closing happens once: :meth:`close` returns the reason the first time and
+``None`` afterwards, so exactly one ``disconnect`` event is reported.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Deque, List, Optional
+
+from .. import packet as packet_mod
+from ..packet import CLOSE, MESSAGE, NOOP, PING, PONG, UPGRADE, Packet
+from .reasons import Reason
+
+OPENING = 'opening'
+OPEN = 'open'
+CLOSED = 'closed'
+
+# upgrade states
+NOT_UPGRADING = None
+PROBING = 'probing'      # a WebSocket is open, waiting for "2probe"
+PROBED = 'probed'        # "3probe" sent, waiting for "5"
+UPGRADED = 'upgraded'
+
+_CLOSE_PACKET = Packet(CLOSE)
+_NOOP_PACKET = Packet(NOOP)
+_PROBE_ANSWER = Packet(PONG, 'probe')
+
+
+class ProtocolViolation(ValueError):
+    """The peer sent something the protocol does not allow.
+
+    The session has been closed with reason ``transport error`` by the time
+    this is raised; the shell answers the request with 400.
+    """
+
+
+class PollOverlap(ProtocolViolation):
+    """A second GET arrived while one was waiting on the same session."""
+
+
+class ServerSession:
+    """Protocol state of one server-side session."""
+
+    def __init__(self, sid: str, transport: str, ping_interval: float,
+                 ping_timeout: float) -> None:
+        self.sid = sid
+        #: 'polling' or 'websocket'
+        self.transport = transport
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.state = OPENING
+        self.upgrade_state: Optional[str] = (
+            UPGRADED if transport == 'websocket' else NOT_UPGRADING)
+        self.outbox: Deque[Packet] = deque()
+        #: why the session closed, once closed
+        self.close_reason: Optional[str] = None
+        self.poll_waiting = False
+        self.post_active = False
+        self.next_ping_at: Optional[float] = None
+        self.pong_deadline: Optional[float] = None
+        #: a closed polling session waits this long for its last GET
+        self.drain_deadline: Optional[float] = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == OPEN
+
+    @property
+    def closed(self) -> bool:
+        return self.state == CLOSED
+
+    @property
+    def upgraded(self) -> bool:
+        return self.upgrade_state == UPGRADED
+
+    @property
+    def upgrading(self) -> bool:
+        return self.upgrade_state in (PROBING, PROBED)
+
+    def accept(self, now: float) -> None:
+        """The application accepted the connection: start the heartbeat."""
+        if self.state == OPENING:
+            self.state = OPEN
+            self.next_ping_at = now + self.ping_interval
+
+    def discard(self) -> None:
+        """The application refused the connection; no event is reported."""
+        self.state = CLOSED
+        self.outbox.clear()
+
+    def close(self, reason: str, now: float = 0.0,
+              notify_peer: bool = True) -> Optional[str]:
+        """Close the session.
+
+        Queues a CLOSE packet for the peer when ``notify_peer`` is true (or a
+        NOOP that releases a waiting poll when it is false). Returns
+        ``reason`` the first time, ``None`` when already closed.
+        """
+        if self.state == CLOSED:
+            return None
+        was_open = self.state == OPEN
+        self.state = CLOSED
+        self.close_reason = reason
+        self.next_ping_at = self.pong_deadline = None
+        if notify_peer:
+            self.outbox.append(_CLOSE_PACKET)
+        elif self.poll_waiting:
+            self.outbox.append(_NOOP_PACKET)
+        if self.transport == 'polling' and self.outbox and \
+                not self.poll_waiting:
+            # keep the session reachable so the next GET gets the CLOSE
+            self.drain_deadline = now + self.ping_timeout
+        return reason if was_open else None
+
+    def fail(self, now: float) -> Optional[str]:
+        """Close after a protocol violation (reason ``transport error``).
+
+        Only a GET already waiting is told, with a CLOSE packet; later
+        requests for the session are refused as for an unknown session.
+        """
+        return self.close(Reason.TRANSPORT_ERROR, now,
+                          notify_peer=self.poll_waiting)
+
+    @property
+    def awaits_final_poll(self) -> bool:
+        """A closed polling session still holding packets for its next GET.
+
+        The shell keeps such a session reachable by its sid until a GET takes
+        the packets or :attr:`drain_deadline` passes.
+        """
+        return (self.state == CLOSED and self.transport == 'polling' and
+                not self.poll_waiting and bool(self.outbox) and
+                self.drain_deadline is not None)
+
+    # -- sending -----------------------------------------------------------
+
+    def send(self, pkt: Packet) -> bool:
+        """Queue a packet for the peer. False if the session is closed."""
+        if self.state == CLOSED:
+            return False
+        self.outbox.append(pkt)
+        return True
+
+    def poll_take(self) -> List[Packet]:
+        """Packets for a polling GET answer (may be empty: keep waiting).
+
+        While an upgrade is being confirmed, or after it, a poll only gets a
+        NOOP: the queued packets wait for the WebSocket.
+        """
+        if self.upgrade_state == UPGRADED or (
+                self.upgrade_state == PROBED and self.state != CLOSED):
+            return [_NOOP_PACKET]
+        pkts = list(self.outbox)
+        self.outbox.clear()
+        if self.state == CLOSED:
+            self.drain_deadline = None
+        return pkts
+
+    def ws_take(self) -> List[Packet]:
+        """Packets for the WebSocket writer (only once upgraded)."""
+        if self.upgrade_state != UPGRADED:
+            return []
+        pkts = list(self.outbox)
+        self.outbox.clear()
+        return pkts
+
+    # -- heartbeat ---------------------------------------------------------
+
+    def deadline(self) -> Optional[float]:
+        """When :meth:`tick` must be called next (None: never)."""
+        if self.state == CLOSED:
+            return self.drain_deadline
+        if self.pong_deadline is not None:
+            return self.pong_deadline
+        return self.next_ping_at
+
+    def ping_due(self, now: float) -> bool:
+        return (self.state == OPEN and self.pong_deadline is None and
+                self.next_ping_at is not None and now >= self.next_ping_at)
+
+    def timed_out(self, now: float) -> bool:
+        return (self.state == OPEN and self.pong_deadline is not None and
+                now >= self.pong_deadline)
+
+    def ping_sent(self, now: float) -> None:
+        """Record that a PING went out; the PONG is due by the timeout."""
+        self.next_ping_at = None
+        self.pong_deadline = now + self.ping_timeout
+
+    def drain_expired(self, now: float) -> bool:
+        if self.state == CLOSED and self.drain_deadline is not None and \
+                now >= self.drain_deadline:
+            self.drain_deadline = None
+            self.outbox.clear()
+            return True
+        return False
+
+    # -- polling -------------------------------------------------------------
+
+    def start_poll(self, now: float) -> None:
+        """A GET arrived. Raises :class:`PollOverlap` for a second one."""
+        if self.poll_waiting:
+            self.fail(now)
+            raise PollOverlap('overlapping GET requests')
+        self.poll_waiting = True
+
+    def end_poll(self) -> None:
+        self.poll_waiting = False
+
+    def start_post(self, now: float) -> None:
+        """A POST arrived. Raises :class:`ProtocolViolation` for a second."""
+        if self.post_active:
+            self.fail(now)
+            raise ProtocolViolation('overlapping POST requests')
+        self.post_active = True
+
+    def end_post(self) -> None:
+        self.post_active = False
+
+    # -- receiving -----------------------------------------------------------
+
+    def receive(self, pkt: Packet, now: float) -> Optional[Packet]:
+        """Handle one packet from the peer.
+
+        Returns the packet when it is a MESSAGE for the application, None
+        otherwise. A client CLOSE closes the session (check :attr:`closed`
+        and :attr:`close_reason`). A packet the client may not send closes
+        the session and raises :class:`ProtocolViolation`.
+        """
+        kind = pkt.packet_type
+        if kind == MESSAGE:
+            return pkt if self.state == OPEN else None
+        if kind == PONG:
+            if self.pong_deadline is not None and self.state == OPEN:
+                self.pong_deadline = None
+                self.next_ping_at = now + self.ping_interval
+            return None
+        if kind == CLOSE:
+            self.close(Reason.CLIENT_DISCONNECT, now, notify_peer=False)
+            return None
+        if kind == UPGRADE and self.upgrade_state == PROBED:
+            return None  # handled by upgrade_received; harmless repeat
+        name = packet_mod.packet_names[kind] if 0 <= kind < len(
+            packet_mod.packet_names) else str(kind)
+        self.close(Reason.TRANSPORT_ERROR, now)
+        raise ProtocolViolation('unexpected packet type ' + name)
+
+    # -- upgrade to WebSocket ------------------------------------------------
+
+    def websocket_opened(self) -> bool:
+        """A WebSocket asks to join this session. False: refuse it."""
+        if self.state != OPEN or self.upgrade_state is not NOT_UPGRADING:
+            return False
+        self.upgrade_state = PROBING
+        return True
+
+    def probe_received(self, pkt: Packet) -> Optional[Packet]:
+        """First frame of an upgrading WebSocket.
+
+        Returns the answer to send on that WebSocket ("3probe"), or None
+        when the frame is not a probe (the upgrade is abandoned).
+        """
+        if self.upgrade_state != PROBING or pkt.packet_type != PING or \
+                pkt.data != 'probe':
+            self.abandon_upgrade()
+            return None
+        self.upgrade_state = PROBED
+        return _PROBE_ANSWER
+
+    def upgrade_received(self, pkt: Packet) -> bool:
+        """Second frame of an upgrading WebSocket: must be UPGRADE."""
+        if self.upgrade_state != PROBED or pkt.packet_type != UPGRADE or \
+                self.state != OPEN:
+            self.abandon_upgrade()
+            return False
+        self.upgrade_state = UPGRADED
+        self.transport = 'websocket'
+        self.drain_deadline = None
+        return True
+
+    def abandon_upgrade(self) -> None:
+        """The upgrading WebSocket failed; the session stays on polling."""
+        if self.upgrading:
+            self.upgrade_state = NOT_UPGRADING

@@ -1,0 +1,65 @@
+"""WebSocket for WSGI servers through the simple-websocket package."""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Optional
+
+import simple_websocket
+
+
+class SimpleWebSocketWSGI:
+    """A WSGI application that runs ``handler(ws)`` on a WebSocket.
+
+    ``ws`` offers ``send(data)``, ``wait()`` (the next message, or None when
+    the connection ended or stayed silent for two heartbeat periods) and ``close()``.
+    """
+
+    def __init__(self, handler: Callable[[Any], Any], server: Any,
+                 **kwargs: Any) -> None:
+        self.app = handler
+        self.server = server
+        self.server_args = kwargs
+        # the heartbeat detects dead clients; this only backs it up
+        self.timeout = 2 * (server.ping_interval + server.ping_timeout)
+        self.ws: Optional[simple_websocket.Server] = None
+        self.mode = 'unknown'
+
+    def __call__(self, environ: Dict[str, Any],
+                 start_response: Callable[..., Any]) -> Any:
+        try:
+            self.ws = simple_websocket.Server(
+                environ, max_message_size=self.server.max_http_buffer_size,
+                **self.server_args)
+        except Exception as exc:
+            self.server.logger.error('WebSocket handshake failed: %s', exc)
+            start_response('400 BAD REQUEST',
+                           [('Content-Type', 'text/plain')])
+            return [b'"WebSocket handshake failed"']
+        self.mode = self.ws.mode
+        ret = self.app(self)
+        if self.ws.connected:
+            try:
+                self.ws.close()
+            except Exception:
+                pass
+        if self.mode == 'werkzeug':
+            # werkzeug drops the connection quietly on ConnectionError
+            raise ConnectionError()
+        if self.mode == 'gunicorn':
+            raise StopIteration()
+        return ret
+
+    def close(self) -> None:
+        if self.ws.connected:
+            self.ws.close()
+
+    def send(self, message: Any) -> None:
+        try:
+            self.ws.send(message)
+        except simple_websocket.ConnectionClosed:
+            raise IOError('WebSocket is closed')
+
+    def wait(self) -> Any:
+        try:
+            return self.ws.receive(timeout=self.timeout)
+        except simple_websocket.ConnectionClosed:
+            return None
