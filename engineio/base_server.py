@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import importlib
-import inspect
 import logging
 import secrets
 from typing import Any, Callable, Dict, List, Optional, Union
@@ -11,6 +10,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 from . import packet, payload
 from ._core import http
 from ._core.reasons import Reason
+from .exceptions import ContentTooLongError
 from .json import dumps as json_dumps
 
 default_logger = logging.getLogger('engineio.server')
@@ -217,8 +217,10 @@ class BaseServer:
         if packets is not None:
             if headers is None:
                 headers = []
-            headers = headers + [
-                ('Content-Type', 'text/plain; charset=UTF-8')]
+            headers = headers + [(
+                'Content-Type', 'text/plain; charset=UTF-8'
+                if jsonp_index is None else
+                'text/javascript; charset=UTF-8')]
             body = payload.Payload(packets=packets).encode(
                 jsonp_index=jsonp_index).encode('utf-8')
             return {'status': '200 OK', 'headers': headers,
@@ -281,6 +283,28 @@ class BaseServer:
             self._bad_request(rejection.message, rejection.status), environ,
             cors=rejection.log_key != 'bad-origin')
 
+    def _poll_error(self, sid: str, exc: Exception) -> Dict[str, Any]:
+        self.logger.info('%s: poll failed: %s', sid, exc.__class__.__name__)
+        return self._bad_request()
+
+    def _post_error(self, sid: str, exc: Exception) -> Dict[str, Any]:
+        """The answer to a POST that failed with ``exc``."""
+        if isinstance(exc, ContentTooLongError):
+            self._log_error_once('%s: POST body too large' % sid,
+                                 'too-large')
+            return self._bad_request('Payload Too Large',
+                                     '413 PAYLOAD TOO LARGE')
+        if isinstance(exc, ValueError):
+            self._log_error_once('%s: bad POST: %s' % (sid, exc), 'bad-post')
+            return self._bad_request()
+        raise exc
+
+    def _no_websocket_response(self, environ: Dict[str, Any]
+                               ) -> Dict[str, Any]:
+        self._log_error_once('The WebSocket transport is not available',
+                             'no-websocket')
+        return self._finish_response(self._bad_request(), environ)
+
     # -- logging -----------------------------------------------------------------
 
     def _log_error_once(self, message: str, message_key: Optional[str]
@@ -300,11 +324,3 @@ class BaseServer:
         if ret is None or ret is True:
             return None
         return self._unauthorized(ret if ret else None)
-
-    def _handler_for(self, event: str) -> Optional[Callable[..., Any]]:
-        return self.handlers.get(event)
-
-    @staticmethod
-    def _is_coroutine_function(func: Any) -> bool:
-        return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
-            getattr(func, '__call__', None))

@@ -190,31 +190,20 @@ class Server(base_server.BaseServer):
         try:
             packets = route.session.poll()
         except (ProtocolViolation, exceptions.QueueEmpty) as exc:
-            self.logger.info('%s: poll failed: %s', route.sid,
-                             exc.__class__.__name__)
-            return self._bad_request()
+            return self._poll_error(route.sid, exc)
         return self._ok(packets, jsonp_index=route.jsonp_index)
 
     def _post(self, route: routing.Route,
               environ: Dict[str, Any]) -> Dict[str, Any]:
         try:
             route.session.handle_post_request(environ)
-        except exceptions.ContentTooLongError:
-            self._log_error_once('%s: POST body too large' % route.sid,
-                                 'too-large')
-            return self._bad_request('Payload Too Large',
-                                     '413 PAYLOAD TOO LARGE')
-        except ValueError as exc:
-            self._log_error_once('%s: bad POST: %s' % (route.sid, exc),
-                                 'bad-post')
-            return self._bad_request()
+        except Exception as exc:
+            return self._post_error(route.sid, exc)
         return self._ok()
 
     def _reject_no_websocket(self, environ: Dict[str, Any],
                              start_response: Callable[..., Any]) -> Any:
-        self._log_error_once('The WebSocket transport is not available',
-                             'no-websocket')
-        r = self._finish_response(self._bad_request(), environ)
+        r = self._no_websocket_response(environ)
         start_response(r['status'], r['headers'])
         return [r['response']]
 

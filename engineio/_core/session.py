@@ -49,9 +49,14 @@ _PROBE_ANSWER = Packet(PONG, 'probe')
 class ProtocolViolation(ValueError):
     """The peer sent something the protocol does not allow.
 
-    The session has been closed with reason ``transport error`` by the time
-    this is raised; the shell answers the request with 400.
+    The session has been closed by the time this is raised; :attr:`reason`
+    is the close reason to report (None if the session was closed before).
+    The shell answers the request with 400.
     """
+
+    def __init__(self, message: str, reason: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class PollOverlap(ProtocolViolation):
@@ -222,8 +227,7 @@ class ServerSession:
     def start_poll(self, now: float) -> None:
         """A GET arrived. Raises :class:`PollOverlap` for a second one."""
         if self.poll_waiting:
-            self.fail(now)
-            raise PollOverlap('overlapping GET requests')
+            raise PollOverlap('overlapping GET requests', self.fail(now))
         self.poll_waiting = True
 
     def end_poll(self) -> None:
@@ -232,8 +236,8 @@ class ServerSession:
     def start_post(self, now: float) -> None:
         """A POST arrived. Raises :class:`ProtocolViolation` for a second."""
         if self.post_active:
-            self.fail(now)
-            raise ProtocolViolation('overlapping POST requests')
+            raise ProtocolViolation('overlapping POST requests',
+                                    self.fail(now))
         self.post_active = True
 
     def end_post(self) -> None:
@@ -264,8 +268,8 @@ class ServerSession:
             return None  # handled by upgrade_received; harmless repeat
         name = packet_mod.packet_names[kind] if 0 <= kind < len(
             packet_mod.packet_names) else str(kind)
-        self.close(Reason.TRANSPORT_ERROR, now)
-        raise ProtocolViolation('unexpected packet type ' + name)
+        raise ProtocolViolation('unexpected packet type ' + name,
+                                self.fail(now))
 
     # -- upgrade to WebSocket ------------------------------------------------
 

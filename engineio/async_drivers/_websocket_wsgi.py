@@ -6,6 +6,19 @@ from typing import Any, Callable, Dict, Optional
 import simple_websocket
 
 
+class _WebSocketServer(simple_websocket.Server):
+    """simple-websocket's server, waking a blocked ``receive()`` for good
+    when the connection ends (it can miss the wake-up when a message is
+    too big, leaving the reader asleep until its timeout)."""
+
+    def _handle_events(self) -> bool:
+        keep_going = super()._handle_events()
+        if not keep_going:
+            self.connected = False
+            self.event.set()
+        return keep_going
+
+
 class SimpleWebSocketWSGI:
     """A WSGI application that runs ``handler(ws)`` on a WebSocket.
 
@@ -20,13 +33,13 @@ class SimpleWebSocketWSGI:
         self.server_args = kwargs
         # the heartbeat detects dead clients; this only backs it up
         self.timeout = 2 * (server.ping_interval + server.ping_timeout)
-        self.ws: Optional[simple_websocket.Server] = None
+        self.ws: Optional[_WebSocketServer] = None
         self.mode = 'unknown'
 
     def __call__(self, environ: Dict[str, Any],
                  start_response: Callable[..., Any]) -> Any:
         try:
-            self.ws = simple_websocket.Server(
+            self.ws = _WebSocketServer(
                 environ, max_message_size=self.server.max_http_buffer_size,
                 **self.server_args)
         except Exception as exc:

@@ -1,0 +1,226 @@
+"""The asyncio server's session: performs what the protocol core decides.
+
+It mirrors :mod:`engineio.socket` step for step; the two differ only in
+awaiting I/O and handlers (asyncio needs no lock: the steps never await).
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Dict, List
+
+from . import exceptions, packet
+from ._core.session import ProtocolViolation
+from .base_socket import BaseSocket
+
+
+class AsyncSocket(BaseSocket):
+    """A client session of an :class:`engineio.AsyncServer`."""
+
+    def __init__(self, server: Any, sid: str, transport: str = 'polling'
+                 ) -> None:
+        super().__init__(server, sid, transport)
+        self._wakeup = asyncio.Event()
+
+    # -- sending and closing ---------------------------------------------------
+
+    async def send(self, pkt: packet.Packet) -> None:
+        """Queue a packet for the client."""
+        self._queue(pkt)
+        self._wakeup.set()
+
+    async def _send_ping(self) -> None:
+        if self._queue_ping():
+            self._wakeup.set()
+
+    async def close(self, wait: bool = True, abort: bool = False,
+                    reason: Any = None) -> None:
+        """Close the session; returns promptly (``wait`` is accepted for
+        compatibility)."""
+        await self._closed(self._begin_close(reason, abort))
+
+    async def _closed(self, reason: Any) -> None:
+        """Report a close that just happened and let waiters go."""
+        self._wakeup.set()
+        behind_messages = self._after_close()
+        if reason is None:
+            return
+        if behind_messages:
+            self._dispatch(('disconnect', reason))
+        else:
+            await self.server._trigger_event('disconnect', self.sid, reason,
+                                             run_async=False)
+
+    # -- receiving -------------------------------------------------------------
+
+    async def receive(self, pkt: packet.Packet) -> None:
+        """Handle one packet from the client."""
+        try:
+            message, reason = self._receive_step(pkt)
+        except ProtocolViolation as exc:
+            await self._closed(exc.reason)
+            raise
+        if reason is not None:
+            await self._closed(reason)
+        if message is None:
+            if reason is None:
+                self.server._schedule(self)
+        elif self.server.async_handlers:
+            self._dispatch(('message', message.data))
+        else:
+            await self.server._trigger_event('message', self.sid,
+                                             message.data, run_async=False)
+
+    def _dispatch(self, event: tuple) -> None:
+        """Run handlers in a background task, one at a time, in order."""
+        if self._enqueue_event(event):
+            self.server.start_background_task(self._dispatch_events)
+
+    async def _dispatch_events(self) -> None:
+        event = self._next_event()
+        while event is not None:
+            await self.server._trigger_event(event[0], self.sid, event[1],
+                                             run_async=False)
+            event = self._next_event()
+
+    # -- polling ---------------------------------------------------------------
+
+    async def handle_get_request(self, environ: Dict[str, Any]) -> Any:
+        """Answer a GET: wait for packets, or run the WebSocket upgrade."""
+        if environ.get('HTTP_UPGRADE', '').lower() == 'websocket':
+            return await self._upgrade_websocket(environ)
+        return await self.poll()
+
+    async def poll(self) -> List[packet.Packet]:
+        """Wait for packets to send in a polling answer."""
+        deadline = self._poll_deadline()
+        violation = self._start_poll()
+        if violation is not None:
+            await self._closed(violation.reason)
+            raise violation
+        try:
+            while True:
+                self._wakeup.clear()
+                pkts, closed = self._poll_step()
+                if pkts:
+                    return pkts
+                remaining = deadline - time.monotonic()
+                if closed or remaining <= 0:
+                    break
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), remaining)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            self._end_poll()
+        await self.close(abort=True,
+                         reason=self.server.reason.TRANSPORT_ERROR)
+        raise exceptions.QueueEmpty()
+
+    async def handle_post_request(self, environ: Dict[str, Any]) -> None:
+        """Receive the packets of a POST body."""
+        violation = self._start_post()
+        if violation is not None:
+            await self._closed(violation.reason)
+            raise violation
+        try:
+            for pkt in self._decode_post(await self._read_body(environ)):
+                await self.receive(pkt)
+        except (ValueError, exceptions.ContentTooLongError):
+            await self._closed(self._fail())
+            raise
+        finally:
+            self._end_post()
+
+    async def _read_body(self, environ: Dict[str, Any]) -> bytes:
+        length = self._read_limit(environ)
+        limit = self.server.max_http_buffer_size
+        body = await environ['wsgi.input'].read(
+            length if length is not None else limit + 1)
+        if len(body) > limit:
+            raise exceptions.ContentTooLongError()
+        return body
+
+    # -- heartbeat -------------------------------------------------------------
+
+    async def _on_timer(self, now: float) -> None:
+        """The session's deadline came: ping, time out or expire."""
+        action, reason = self._timer_step(now)
+        if action == 'forget':
+            self.server._forget_socket(self)
+            return
+        if action == 'close':
+            await self._closed(reason)
+            return
+        if action == 'ping':
+            await self._send_ping()
+        if action != 'idle':
+            self.server._schedule(self)
+
+    # -- WebSocket -------------------------------------------------------------
+
+    async def _upgrade_websocket(self, environ: Dict[str, Any]) -> Any:
+        websocket = self.server._async['websocket']
+        if websocket is None:
+            return await self.server._reject_no_websocket(environ)
+        return await websocket(self._websocket_handler, self.server)(environ)
+
+    async def _websocket_handler(self, ws: Any) -> None:
+        """Serve this session over the WebSocket ``ws`` until it ends."""
+        if not self._proto.upgraded and not await self._join_upgrade(ws):
+            return
+        writer = self.server.start_background_task(self._websocket_writer,
+                                                    ws)
+        reason = self.server.reason.TRANSPORT_CLOSE
+        try:
+            while True:
+                data = await ws.wait()
+                if data is None:
+                    break
+                await self.receive(self._decode_frame(data))
+                if self._proto.closed:
+                    break
+        except asyncio.CancelledError:
+            await self.close(abort=True, reason=reason)
+            raise
+        except Exception as exc:
+            reason = self._frame_error_reason(exc)
+        await self.close(abort=True, reason=reason)
+        await writer
+
+    async def _join_upgrade(self, ws: Any) -> bool:
+        """The probe exchange of a polling -> WebSocket upgrade."""
+        if not self._websocket_opened():
+            await self._close_ws(ws)
+            return False
+        try:
+            await ws.send(self._probe_step(await ws.wait()).encode())
+            self._wakeup.set()  # a waiting poll is answered with a NOOP
+            self._upgrade_step(await ws.wait())
+        except Exception as exc:
+            self._abandon_upgrade(exc)
+            await self._close_ws(ws)
+            return False
+        self._wakeup.set()
+        return True
+
+    async def _websocket_writer(self, ws: Any) -> None:
+        while True:
+            self._wakeup.clear()
+            pkts, closed = self._ws_step()
+            try:
+                for pkt in pkts:
+                    await ws.send(pkt.encode())
+            except Exception:
+                break
+            if closed:
+                break
+            await self._wakeup.wait()
+        await self._close_ws(ws)
+
+    @staticmethod
+    async def _close_ws(ws: Any) -> None:
+        try:
+            await ws.close()
+        except Exception:
+            pass
