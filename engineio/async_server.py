@@ -8,7 +8,7 @@ import time
 from typing import Any, AsyncIterator, Callable, Dict, List, Optional
 
 from . import base_server, exceptions, packet
-from ._core import http, routing
+from ._core import routing
 from ._core.session import ProtocolViolation
 from ._core.timers import TimerQueue
 from .async_socket import AsyncSocket
@@ -158,27 +158,15 @@ class AsyncServer(base_server.BaseServer):
 
     async def _handle_connect(self, environ: Dict[str, Any], transport: str,
                               jsonp_index: Optional[int] = None) -> Any:
-        self._ensure_service_task()
-        sid = self.generate_id()
-        socket = AsyncSocket(self, sid, transport)
-        self.sockets[sid] = socket
-        await socket.send(self._open_packet(sid, transport))
-        refusal = self._connect_refusal(
-            await self._trigger_event('connect', sid, environ,
-                                      run_async=False))
-        if refusal is not None:
-            socket._proto.discard()
-            self._forget_socket(socket)
-            r = self._finish_response(refusal, environ)
-        else:
-            socket._proto.accept(time.monotonic())
-            self._schedule(socket)
+        socket = self._open_session(AsyncSocket, transport)
+        r = self._settle_connect(socket, await self._trigger_event(
+            'connect', socket.sid, environ, run_async=False), environ)
+        if r is None:
             if transport == 'websocket':
                 return await socket.handle_get_request(environ)
-            cookie = http.sid_cookie(self.cookie, sid)
-            headers = [('Set-Cookie', cookie)] if cookie else []
             try:
-                r = self._ok(await socket.poll(), headers=headers,
+                r = self._ok(await socket.poll(),
+                             headers=self._handshake_headers(socket.sid),
                              jsonp_index=jsonp_index)
             except exceptions.QueueEmpty:
                 r = self._bad_request()

@@ -5,6 +5,7 @@ import base64
 import importlib
 import logging
 import secrets
+import time
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from . import packet, payload
@@ -319,8 +320,28 @@ class BaseServer:
         else:
             self.logger.info(message)
 
-    def _connect_refusal(self, ret: Any) -> Optional[Dict[str, Any]]:
-        """The 401 answer for a connect handler's return value, if any."""
+    def _open_session(self, socket_class: Any, transport: str) -> Any:
+        """Create and register a session with its OPEN packet queued."""
+        self._ensure_service_task()
+        sid = self.generate_id()
+        socket = socket_class(self, sid, transport)
+        self.sockets[sid] = socket
+        socket._queue(self._open_packet(sid, transport))
+        return socket
+
+    def _settle_connect(self, socket: Any, ret: Any,
+                        environ: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        """Act on the connect handler's return value: accept the session
+        (None) or drop it and answer 401 with the returned value."""
         if ret is None or ret is True:
+            socket._proto.accept(time.monotonic())
+            self._schedule(socket)
             return None
-        return self._unauthorized(ret if ret else None)
+        socket._proto.discard()
+        self._forget_socket(socket)
+        return self._finish_response(self._unauthorized(ret or None),
+                                     environ)
+
+    def _handshake_headers(self, sid: str) -> List[tuple]:
+        cookie = http.sid_cookie(self.cookie, sid)
+        return [('Set-Cookie', cookie)] if cookie else []

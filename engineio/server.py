@@ -7,7 +7,7 @@ import time
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from . import base_server, exceptions, packet
-from ._core import http, routing
+from ._core import routing
 from ._core.session import ProtocolViolation
 from ._core.timers import TimerQueue
 from .socket import Socket
@@ -159,26 +159,15 @@ class Server(base_server.BaseServer):
     def _handle_connect(self, environ: Dict[str, Any],
                         start_response: Callable[..., Any], transport: str,
                         jsonp_index: Optional[int] = None) -> Any:
-        self._ensure_service_task()
-        sid = self.generate_id()
-        socket = Socket(self, sid, transport)
-        self.sockets[sid] = socket
-        socket.send(self._open_packet(sid, transport))
-        refusal = self._connect_refusal(
-            self._trigger_event('connect', sid, environ, run_async=False))
-        if refusal is not None:
-            socket._proto.discard()
-            self._forget_socket(socket)
-            r = self._finish_response(refusal, environ)
-        else:
-            socket._proto.accept(time.monotonic())
-            self._schedule(socket)
+        socket = self._open_session(Socket, transport)
+        r = self._settle_connect(socket, self._trigger_event(
+            'connect', socket.sid, environ, run_async=False), environ)
+        if r is None:
             if transport == 'websocket':
                 return socket.handle_get_request(environ, start_response)
-            cookie = http.sid_cookie(self.cookie, sid)
-            headers = [('Set-Cookie', cookie)] if cookie else []
             try:
-                r = self._ok(socket.poll(), headers=headers,
+                r = self._ok(socket.poll(),
+                             headers=self._handshake_headers(socket.sid),
                              jsonp_index=jsonp_index)
             except exceptions.QueueEmpty:
                 r = self._bad_request()
