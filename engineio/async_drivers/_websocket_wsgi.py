@@ -6,6 +6,12 @@ from typing import Any, Callable, Dict, Optional
 import simple_websocket
 
 
+def backup_read_timeout(server: Any) -> float:
+    """How long a WebSocket read may wait: the heartbeat detects dead
+    clients first, this only backs it up."""
+    return 2 * (server.ping_interval + server.ping_timeout)
+
+
 class _WebSocketServer(simple_websocket.Server):
     """simple-websocket's server, waking a blocked ``receive()`` for good
     when the connection ends (it can miss the wake-up when a message is
@@ -31,8 +37,7 @@ class SimpleWebSocketWSGI:
         self.app = handler
         self.server = server
         self.server_args = kwargs
-        # the heartbeat detects dead clients; this only backs it up
-        self.timeout = 2 * (server.ping_interval + server.ping_timeout)
+        self.timeout = backup_read_timeout(server)
         self.ws: Optional[_WebSocketServer] = None
         self.mode = 'unknown'
 

@@ -1,0 +1,61 @@
+"""The ``eventlet`` async mode: green threads and eventlet's WebSocket."""
+from eventlet import sleep, spawn
+from eventlet.green.threading import Event
+from eventlet.queue import Empty, Queue
+from eventlet.websocket import WebSocketWSGI as _EventletWebSocketWSGI
+
+from engineio.async_drivers._websocket_wsgi import backup_read_timeout
+
+
+class EventletThread:
+    """A green thread with the start/join interface of a thread."""
+
+    def __init__(self, target, args=(), kwargs=None):
+        self.target = target
+        self.args = args
+        self.kwargs = kwargs or {}
+        self.green_thread = None
+
+    def start(self):
+        self.green_thread = spawn(self.target, *self.args, **self.kwargs)
+
+    def join(self, timeout=None):
+        if self.green_thread is not None:
+            return self.green_thread.wait()
+
+
+class WebSocketWSGI(_EventletWebSocketWSGI):
+    """eventlet's WebSocket application, limited to the server's maximum
+    message size, with a read timeout backing up the heartbeat."""
+
+    def __init__(self, handler, server):
+        self.engineio_server = server
+
+        def run(ws):
+            sock = getattr(ws, 'socket', None)
+            if sock is not None:
+                sock.settimeout(backup_read_timeout(server))
+            return handler(ws)
+
+        try:
+            super().__init__(run,
+                             max_frame_length=server.max_http_buffer_size)
+        except TypeError:  # eventlet before 0.30
+            super().__init__(run)
+
+    def __call__(self, environ, start_response):
+        if 'eventlet.input' not in environ:
+            raise RuntimeError('You need to use the eventlet server. See the '
+                               'Deployment section of the documentation for '
+                               'more information.')
+        return super().__call__(environ, start_response)
+
+
+_async = {
+    'thread': EventletThread,
+    'queue': Queue,
+    'queue_empty': Empty,
+    'event': Event,
+    'websocket': WebSocketWSGI,
+    'sleep': sleep,
+}
