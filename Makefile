@@ -19,7 +19,7 @@ NPM_FLAGS := --no-audit --no-fund
 
 PYTEST_ARGS ?=
 
-.PHONY: all venv npm test demo docs clean
+.PHONY: all venv npm system-deps test demo docs clean
 
 all: test
 
@@ -38,7 +38,15 @@ npm: $(NPM_STAMPS)
 	cd $* && if [ -f package-lock.json ]; then npm ci $(NPM_FLAGS); else npm install $(NPM_FLAGS); fi
 	touch $@
 
-test: venv npm
+# nginx for the scale-out tests: installed when missing and we may (root + apt)
+system-deps:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends nginx-light >/dev/null; \
+	  else echo "nginx is not installed: its tests will be skipped"; fi
+
+test: venv npm system-deps
 	$(VPY) -m pytest -n 2 --durations=15 $(PYTEST_ARGS) tests
 
 demo: venv npm

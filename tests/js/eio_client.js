@@ -93,11 +93,16 @@ function waitFor(predicate, ms, what) {
   });
 }
 
-const socket = new Socket(config.url, {
+const options = {
   path: config.path || "/engine.io",
   transports: config.transports || ["polling", "websocket"],
   upgrade: config.upgrade !== undefined ? config.upgrade : true,
-});
+};
+if (config.localAddress) {
+  // connect from a given loopback address (for load balancing by address)
+  options.agent = new (require("http").Agent)({ localAddress: config.localAddress });
+}
+const socket = new Socket(config.url, options);
 
 socket.on("open", () => {
   state.opened = true;

@@ -4,7 +4,8 @@
 The configuration comes as JSON in the ``EIO_TEST_CONFIG`` environment
 variable: ``{"mode": <async_mode>, "options": {<Server options>},
 "echo": bool, "reject": <connect handler return value or null>,
-"burst": <message that makes the server send 100 numbered messages>}``.
+"burst": <message that makes the server send 100 numbered messages>,
+"sid_prefix": <string every session id starts with>}``.
 
 Besides Engine.IO on ``/engine.io/`` the application answers control
 requests that let a test in another process drive and observe it:
@@ -51,9 +52,17 @@ def _jsonable(data):
     return data
 
 
+class TaggedServer(engineio.Server):
+    """Session ids start with this worker's tag, so that a load balancer
+    can send every request of a session to the worker that created it."""
+
+    def generate_id(self):
+        return CONFIG.get('sid_prefix', '') + super().generate_id()
+
+
 def build_server():
-    eio = engineio.Server(async_mode=CONFIG.get('mode'),
-                          **CONFIG.get('options', {}))
+    eio = TaggedServer(async_mode=CONFIG.get('mode'),
+                       **CONFIG.get('options', {}))
 
     @eio.on('connect')
     def connect(sid, environ):
