@@ -37,7 +37,7 @@ class Payload:
         wrapped as the JSONP script ``___eio[<index>]("<body>");``.
         """
         encoded = _SEPARATOR.join(
-            [pkt.encode(b64=True) for pkt in self.packets])
+            [str(pkt.encode(b64=True)) for pkt in self.packets])
         if jsonp_index is None:
             return encoded
         return f'___eio[{jsonp_index}]("{encoded.translate(_JS_ESCAPES)}");'

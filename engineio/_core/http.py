@@ -47,7 +47,7 @@ def allowed_origins(option: Any, environ: Dict[str, Any]
     if isinstance(option, str):
         return [option]
     if callable(option):
-        origin = environ.get('HTTP_ORIGIN')
+        origin = environ.get('HTTP_ORIGIN') or ''
         if accepts_args(option, 2):
             allowed = option(origin, environ)
         else:
