@@ -88,7 +88,6 @@ class AsyncServer(base_server.BaseServer):
             socket = self.sockets.get(sid)
             if socket is not None:
                 await socket.close(reason=self.reason.SERVER_DISCONNECT)
-                self._forget_socket(socket)
             return
         for socket in list(self.sockets.values()):
             await socket.close(reason=self.reason.SERVER_DISCONNECT)

@@ -91,7 +91,6 @@ class Server(base_server.BaseServer):
             socket = self.sockets.get(sid)
             if socket is not None:
                 socket.close(reason=self.reason.SERVER_DISCONNECT)
-                self._forget_socket(socket)
             return
         for socket in list(self.sockets.values()):
             socket.close(reason=self.reason.SERVER_DISCONNECT)
