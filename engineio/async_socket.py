@@ -126,7 +126,7 @@ class AsyncSocket(BaseSocket):
         try:
             for pkt in self._decode_post(await self._read_body(environ)):
                 await self.receive(pkt)
-        except (ValueError, exceptions.ContentTooLongError):
+        except Exception:
             await self._closed(self._fail())
             raise
         finally:
@@ -139,6 +139,8 @@ class AsyncSocket(BaseSocket):
             length if length is not None else limit + 1)
         if len(body) > limit:
             raise exceptions.ContentTooLongError()
+        if length is not None and len(body) != length:
+            raise ValueError('body shorter than its Content-Length')
         return body
 
     # -- heartbeat -------------------------------------------------------------

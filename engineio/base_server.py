@@ -295,10 +295,8 @@ class BaseServer:
                                  'too-large')
             return self._bad_request('Payload Too Large',
                                      '413 PAYLOAD TOO LARGE')
-        if isinstance(exc, ValueError):
-            self._log_error_once('%s: bad POST: %s' % (sid, exc), 'bad-post')
-            return self._bad_request()
-        raise exc
+        self._log_error_once('%s: bad POST: %r' % (sid, exc), 'bad-post')
+        return self._bad_request()
 
     def _no_websocket_response(self, environ: Dict[str, Any]
                                ) -> Dict[str, Any]:

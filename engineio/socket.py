@@ -122,7 +122,7 @@ class Socket(BaseSocket):
         try:
             for pkt in self._decode_post(self._read_body(environ)):
                 self.receive(pkt)
-        except (ValueError, exceptions.ContentTooLongError):
+        except Exception:
             self._closed(self._fail())
             raise
         finally:
@@ -132,7 +132,10 @@ class Socket(BaseSocket):
         length = self._read_limit(environ)
         stream = environ['wsgi.input']
         if length is not None:
-            return stream.read(length) if length else b''
+            body = stream.read(length) if length else b''
+            if len(body) != length:
+                raise ValueError('body shorter than its Content-Length')
+            return body
         if not environ.get('wsgi.input_terminated'):
             return b''
         limit = self.server.max_http_buffer_size

@@ -1,8 +1,14 @@
 """Fixtures for end-to-end tests: a real Engine.IO server on 127.0.0.1 with
-handlers that record every event for the test to inspect."""
+handlers that record every event for the test to inspect.
+
+Tests that use :func:`eio_server` run once per e2e server (see
+:data:`SERVER_MODES`); select some with ``-k``, e.g. ``-k "asgi or tornado"``.
+"""
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import inspect
 import os
 import sys
 import threading
@@ -17,7 +23,10 @@ if _REPO not in sys.path:
 
 import engineio  # noqa: E402
 
-from tests.support import servers  # noqa: E402
+from tests.support import async_servers, servers  # noqa: E402
+
+#: Seconds a call to an asyncio server from a test may take.
+CALL_TIMEOUT = 10.0
 
 
 class Recorder:
@@ -63,7 +72,8 @@ class Message(NamedTuple):
 
 
 class Harness:
-    """A running server: ``eio`` (the engineio server), ``url`` (base URL),
+    """A running server: ``eio`` (the engineio server, called with plain
+    calls in every mode, see :class:`LoopBoundServer`), ``url`` (base URL),
     and recorders ``connects`` (sid, environ), ``messages`` (:class:`Message`)
     and ``disconnects`` (sid, reason)."""
 
@@ -95,51 +105,155 @@ class Harness:
         return [reason for s, reason in self.disconnects.items if s == sid]
 
 
+class LoopBoundServer:
+    """An ``engineio.AsyncServer`` as the tests see it: its coroutine
+    methods become plain calls that run in the server's event loop.
+
+    Called from the loop itself (inside an event handler), such a call is
+    deferred: the handler of the conftest awaits it, in order, before it
+    returns (see :meth:`flush`).
+    """
+
+    def __init__(self, eio: Any) -> None:
+        self._eio = eio
+        self._deferred: List[Any] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._eio, name)
+        if not inspect.ismethod(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = attr(*args, **kwargs)
+            if not inspect.iscoroutine(result):
+                return result
+            loop = async_servers.loop_of(self._eio)
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                self._deferred.append(result)
+                return None
+            return asyncio.run_coroutine_threadsafe(result, loop).result(
+                CALL_TIMEOUT)
+
+        return call
+
+    async def flush(self) -> None:
+        """Await the calls deferred by event handlers."""
+        while self._deferred:
+            await self._deferred.pop(0)
+
+
+#: e2e server name -> async mode; the asyncio ones are served by the
+#: starters of tests/support/async_servers.py (uvicorn serves 'asgi').
+SERVER_MODES = dict({'threading': 'threading'}, **async_servers.ASYNC_MODES)
+
+
+@pytest.fixture(params=sorted(SERVER_MODES))
+def server_name(request: Any) -> str:
+    """Each e2e server in turn: ``threading`` (werkzeug), ``asgi``
+    (uvicorn), ``hypercorn`` (asgi), ``aiohttp``, ``tornado``, ``sanic``."""
+    return request.param
+
+
 @pytest.fixture
-def eio_server() -> Iterator[Callable[..., Harness]]:
+def eio_server(server_name: str) -> Iterator[Callable[..., Harness]]:
     """Factory: ``eio_server(echo=False, on_connect=None, on_message=None,
-    app_kwargs=None, **server_options)`` starts an ``engineio.Server`` in
-    threading mode behind ``engineio.WSGIApp`` on a real server and returns
-    a :class:`Harness`.  ``echo`` sends every message back;
-    ``on_connect(harness, sid, environ)`` supplies the connect handler's return value;
-    ``on_message(harness, sid, data)`` runs after a message is recorded."""
+    app_kwargs=None, **server_options)`` starts an Engine.IO server on a
+    real server on 127.0.0.1 and returns a :class:`Harness`: an
+    ``engineio.Server`` behind ``engineio.WSGIApp`` for ``threading``, else
+    an ``engineio.AsyncServer`` in the application of its async mode
+    (``app_kwargs`` go to ``WSGIApp``/``ASGIApp``).  ``echo`` sends every
+    message back; ``on_connect(harness, sid, environ)`` supplies the
+    connect handler's return value; ``on_message(harness, sid, data)`` runs
+    after a message is recorded.  Both run in the server's handlers and
+    call the server through ``harness.eio``, as plain calls in every
+    mode."""
     stack = contextlib.ExitStack()
+    mode = SERVER_MODES[server_name]
 
     def factory(echo: bool = False,
                 on_connect: Optional[Callable[[Harness, str, dict], Any]] = None,
                 on_message: Optional[Callable[[Harness, str, Any], None]] = None,
                 app_kwargs: Optional[dict] = None,
                 **options: Any) -> Harness:
-        options.setdefault('async_mode', 'threading')
-        eio = engineio.Server(**options)
-        harness = Harness(eio)
-
-        @eio.on('connect')
-        def connect(sid, environ):
-            harness.connects.add((sid, environ))
-            return on_connect(harness, sid, environ) if on_connect else None
-
-        @eio.on('message')
-        def message(sid, data):
-            try:
-                transport = eio.transport(sid)
-            except KeyError:
-                transport = None
-            harness.messages.add(Message(sid, data, transport))
-            if echo:
-                eio.send(sid, data)
-            if on_message:
-                on_message(harness, sid, data)
-
-        @eio.on('disconnect')
-        def disconnect(sid, reason):
-            harness.disconnects.add((sid, reason))
-
-        app = engineio.WSGIApp(eio, **(app_kwargs or {}))
-        harness.url = stack.enter_context(
-            servers.serve(options['async_mode'], eio, app))
-        stack.callback(eio.shutdown)
-        return harness
+        if mode == 'threading':
+            return _start_threading(stack, echo, on_connect, on_message,
+                                    app_kwargs, options)
+        return _start_async(stack, server_name, echo, on_connect,
+                            on_message, app_kwargs, options)
 
     with stack:
         yield factory
+
+
+def _transport(eio: Any, sid: str) -> Optional[str]:
+    try:
+        return eio.transport(sid)
+    except KeyError:
+        return None
+
+
+def _start_threading(stack: contextlib.ExitStack, echo: bool,
+                     on_connect: Any, on_message: Any,
+                     app_kwargs: Optional[dict], options: dict) -> Harness:
+    eio = engineio.Server(async_mode='threading', **options)
+    harness = Harness(eio)
+
+    @eio.on('connect')
+    def connect(sid, environ):
+        harness.connects.add((sid, environ))
+        return on_connect(harness, sid, environ) if on_connect else None
+
+    @eio.on('message')
+    def message(sid, data):
+        harness.messages.add(Message(sid, data, _transport(eio, sid)))
+        if echo:
+            eio.send(sid, data)
+        if on_message:
+            on_message(harness, sid, data)
+
+    @eio.on('disconnect')
+    def disconnect(sid, reason):
+        harness.disconnects.add((sid, reason))
+
+    app = engineio.WSGIApp(eio, **(app_kwargs or {}))
+    harness.url = stack.enter_context(servers.serve('threading', eio, app))
+    stack.callback(eio.shutdown)
+    return harness
+
+
+def _start_async(stack: contextlib.ExitStack, server_name: str, echo: bool,
+                 on_connect: Any, on_message: Any,
+                 app_kwargs: Optional[dict], options: dict) -> Harness:
+    eio = engineio.AsyncServer(async_mode=SERVER_MODES[server_name],
+                               **options)
+    proxy = LoopBoundServer(eio)
+    harness = Harness(proxy)
+
+    @eio.on('connect')
+    async def connect(sid, environ):
+        harness.connects.add((sid, environ))
+        ret = on_connect(harness, sid, environ) if on_connect else None
+        await proxy.flush()
+        return ret
+
+    @eio.on('message')
+    async def message(sid, data):
+        harness.messages.add(Message(sid, data, _transport(eio, sid)))
+        if echo:
+            await eio.send(sid, data)
+        if on_message:
+            on_message(harness, sid, data)
+            await proxy.flush()
+
+    @eio.on('disconnect')
+    def disconnect(sid, reason):
+        harness.disconnects.add((sid, reason))
+
+    app = async_servers.make_app(server_name, eio, **(app_kwargs or {}))
+    # the starter closes the sessions and stops the server's background task
+    harness.url = stack.enter_context(servers.serve(server_name, eio, app))
+    return harness

@@ -1,5 +1,6 @@
-"""End-to-end tests of the threading server with the official JavaScript
-engine.io-client (npm) running under Node as an independent peer."""
+"""End-to-end tests of the server, in every mode (see conftest.py), with the
+official JavaScript engine.io-client (npm) running under Node as an
+independent peer."""
 from __future__ import annotations
 
 import pytest

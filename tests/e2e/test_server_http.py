@@ -1,14 +1,18 @@
-"""End-to-end tests of the threading server with a raw HTTP/WebSocket client.
+"""End-to-end tests of the server with a raw HTTP/WebSocket client.
 
-Each test starts its own server on an ephemeral loopback port (see
-conftest.py) and checks the behaviour described in notes/BEHAVIOUR.md.
+Each test starts its own server on an ephemeral loopback port, once per
+e2e server (threading, and every asyncio mode: see conftest.py), and checks
+the behaviour described in notes/BEHAVIOUR.md, which is the same in every
+mode.
 """
 from __future__ import annotations
 
 import gzip
+import http.client
 import json
 import re
 import time
+import urllib.parse
 import zlib
 from typing import Any
 
@@ -23,6 +27,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(30)]
 VERSION_ERROR = ('The client is using an unsupported version of the Socket.IO '
                  'or Engine.IO protocols')
 POLLING = {'EIO': '4', 'transport': 'polling'}
+#: Headers of a valid WebSocket handshake (ASGI servers refuse invalid ones
+#: before the application sees them).
+WEBSOCKET_HANDSHAKE = {'Upgrade': 'websocket', 'Connection': 'Upgrade',
+                       'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+                       'Sec-WebSocket-Version': '13'}
 #: How long a test lets a poll sit at the server before acting on it.
 SETTLE = 0.3
 
@@ -104,7 +113,7 @@ def test_options_preflight_passes_checks(eio_server):
 ])
 def test_transport_not_enabled_on_server(eio_server, transports, refused):
     h = eio_server(transports=transports)
-    headers = {'Upgrade': 'websocket', 'Connection': 'Upgrade'} if refused == 'websocket' else {}
+    headers = WEBSOCKET_HANDSHAKE if refused == 'websocket' else {}
     resp = rc.request(h.url, 'GET', {'EIO': '4', 'transport': refused}, headers=headers)
     assert_error(resp, 400, 'Invalid transport')
 
@@ -479,6 +488,17 @@ def test_websocket_only_session(eio_server, ending, reason):
         ws.close()
 
 
+def test_websocket_message_then_close(eio_server):
+    h = eio_server()
+    ws, data = rc.websocket_open(h.url)
+    try:
+        ws.send('4last words')  # the close frame follows at once
+    finally:
+        ws.close()
+    assert h.wait_messages(data['sid'], 1) == ['last words']
+    assert h.wait_disconnect(data['sid']) == 'transport close'
+
+
 def test_websocket_connect_handler_messages_follow_open(eio_server):
     h = eio_server(on_connect=lambda harness, sid, environ: harness.eio.send(sid, 'welcome'))
     ws, data = rc.websocket_open(h.url)
@@ -518,6 +538,77 @@ def test_websocket_frame_size_limit(eio_server, size, delivered):
             assert_no_messages(h, sid)
     finally:
         ws.close()
+
+
+# -------------------------------------------------------------- environ
+#: a key only the environ of each e2e server's framework has
+FRAMEWORK_KEYS = {'threading': 'wsgi.errors', 'asgi': 'asgi.scope',
+                  'hypercorn': 'asgi.scope', 'aiohttp': 'aiohttp.request',
+                  'tornado': 'tornado.handler', 'sanic': 'sanic.request'}
+
+
+def test_connect_environ(eio_server, server_name):
+    h = eio_server()
+    url = urllib.parse.urlsplit(h.url)
+    target = '/engine.io/?EIO=4&transport=polling&q=a%20b'
+    conn = http.client.HTTPConnection(url.hostname, url.port,
+                                      timeout=rc.DEFAULT_TIMEOUT)
+    try:
+        conn.connect()
+        client_port = conn.sock.getsockname()[1]
+        conn.putrequest('GET', target)
+        conn.putheader('X-Custom', 'hello')
+        conn.putheader('X-Twice', 'one')
+        conn.putheader('X-Twice', 'two')
+        conn.endheaders()
+        assert conn.getresponse().status == 200
+    finally:
+        conn.close()
+    environ = h.connects.wait()[0][1]
+    assert environ['REQUEST_METHOD'] == 'GET'
+    assert environ['PATH_INFO'] == '/engine.io/'
+    assert environ['QUERY_STRING'] == 'EIO=4&transport=polling&q=a%20b'
+    assert environ['RAW_URI'] == target
+    assert environ['SERVER_PROTOCOL'] == 'HTTP/1.1'
+    assert environ['wsgi.url_scheme'] == 'http'
+    # the real client address, not a placeholder
+    assert (environ['REMOTE_ADDR'], str(environ['REMOTE_PORT'])) == (
+        '127.0.0.1', str(client_port))
+    assert str(environ['SERVER_PORT']) == str(url.port)
+    assert environ['HTTP_HOST'] == url.netloc
+    assert environ['HTTP_X_CUSTOM'] == 'hello'
+    assert [v.strip() for v in environ['HTTP_X_TWICE'].split(',')] == ['one', 'two']
+    assert FRAMEWORK_KEYS[server_name] in environ
+
+
+def test_forwarded_proto_makes_https_origin_same_origin(eio_server, server_name):
+    h = eio_server()
+    origin = 'https://' + urllib.parse.urlsplit(h.url).netloc
+    resp = rc.request(h.url, 'GET', POLLING,
+                      headers={'Origin': origin, 'X-Forwarded-Proto': 'https'})
+    assert resp.status == 200
+    assert resp.header('Access-Control-Allow-Origin') == origin
+    if server_name != 'threading':  # werkzeug's environ keeps its own scheme
+        assert h.connects.wait()[0][1]['wsgi.url_scheme'] == 'https'
+
+
+def test_websocket_environ_and_same_origin(eio_server):
+    h = eio_server()
+    ws, data = rc.websocket_open(h.url, headers={'Origin': h.url})
+    ws.close()
+    environ = h.connects.wait()[0][1]
+    assert environ['REQUEST_METHOD'] == 'GET'
+    assert environ['HTTP_UPGRADE'].lower() == 'websocket'
+    assert environ['wsgi.url_scheme'] == 'http'
+    assert environ['REMOTE_ADDR'] == '127.0.0.1'
+
+
+def test_websocket_from_other_origin_refused(eio_server):
+    h = eio_server()
+    with pytest.raises(websocket.WebSocketBadStatusException) as info:
+        rc.RawWebSocket(h.url, headers={'Origin': 'http://evil.example'})
+    assert info.value.status_code == 400
+    assert h.connects.items == []
 
 
 # ----------------------------------------------------------------- CORS

@@ -1,0 +1,189 @@
+"""The ``tornado`` async mode: serve Engine.IO from a tornado application
+with the request handler class from :func:`get_tornado_handler`."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
+from urllib.parse import unquote_to_bytes
+
+import tornado.web
+import tornado.websocket
+
+from engineio import exceptions
+from engineio._core import http
+from engineio.async_drivers._environ import make_environ
+
+
+def get_tornado_handler(engineio_server: Any) -> type:
+    """A tornado request handler class serving ``engineio_server``; route
+    the Engine.IO path to it, e.g. ``(r'/engine.io/', handler)``.
+
+    Every request reaches the server as soon as its headers arrived; a
+    request body is handed to the server as it streams in, and no more of
+    it than the server's ``max_http_buffer_size`` is kept. WebSocket
+    handshakes the server accepts are completed by tornado, whose origin
+    check follows the server's ``cors_allowed_origins``.
+    """
+
+    @tornado.web.stream_request_body
+    class Handler(tornado.websocket.WebSocketHandler):
+        def initialize(self) -> None:
+            # body chunks, then None (the end) or an error
+            self.eio_body: asyncio.Queue = asyncio.Queue()
+            self.eio_body_room = engineio_server.max_http_buffer_size + 1
+            self.eio_request: Optional[asyncio.Future] = None
+            self.eio_messages: asyncio.Queue = asyncio.Queue()
+            self.eio_opened = asyncio.Event()
+
+        def prepare(self) -> None:
+            if self.request.method != 'GET':
+                self.eio_request = asyncio.ensure_future(
+                    engineio_server.handle_request(self))
+
+        def data_received(self, chunk: bytes) -> None:
+            if self.eio_body_room > 0:
+                self.eio_body.put_nowait(chunk[:self.eio_body_room])
+                self.eio_body_room -= len(chunk)
+
+        async def get(self, *args: Any, **kwargs: Any) -> None:
+            await engineio_server.handle_request(self)
+
+        async def body_received(self, *args: Any, **kwargs: Any) -> None:
+            self.eio_body.put_nowait(None)
+            await self.eio_request
+
+        post = put = patch = delete = head = options = body_received
+
+        def on_connection_close(self) -> None:
+            self.eio_body.put_nowait(ConnectionError('the client went away'))
+            super().on_connection_close()
+            tornado.web.RequestHandler.on_connection_close(self)
+
+        def open(self, *args: Any, **kwargs: Any) -> None:
+            self.eio_opened.set()
+
+        def on_message(self, message: Any) -> None:
+            self.eio_messages.put_nowait(message)
+
+        def on_close(self) -> None:
+            self.eio_messages.put_nowait(None)
+            self.eio_opened.set()
+
+        def check_origin(self, origin: str) -> bool:
+            return http.origin_allowed(engineio_server.cors_allowed_origins,
+                                       translate_request(self))
+
+        def get_compression_options(self) -> Dict[str, Any]:
+            return {}  # permessage-deflate with default settings
+
+        @property
+        def max_message_size(self) -> int:
+            return engineio_server.max_http_buffer_size
+
+        def compute_etag(self) -> None:
+            return None  # long-polling answers must never be a 304
+
+    return Handler
+
+
+def translate_request(handler: Any) -> Dict[str, Any]:
+    """The environ of a tornado request (``handler`` is the request
+    handler from :func:`get_tornado_handler`)."""
+    request = handler.request
+    queue = getattr(handler, 'eio_body', None)
+    body = request.body
+
+    async def next_chunk(size_hint: int) -> Optional[bytes]:
+        nonlocal body
+        if queue is not None:
+            chunk = await queue.get()
+            if isinstance(chunk, Exception):
+                raise chunk
+            return chunk
+        chunk, body = body, b''
+        return chunk or None
+
+    context = getattr(request.connection, 'context', None)
+    address = getattr(context, 'address', None)
+    port = address[1] if isinstance(address, tuple) and \
+        len(address) > 1 else ''
+    host, _, server_port = request.host.rpartition(':')
+    if not host or not server_port.isdigit():
+        host, server_port = request.host, \
+            '443' if request.protocol == 'https' else '80'
+    return make_environ(
+        request.method,
+        unquote_to_bytes(request.path).decode('latin-1'), request.query,
+        request.uri, request.headers.get_all(), request.protocol,
+        (request.remote_ip, port) if request.remote_ip else None,
+        (host, server_port), request.version.partition('/')[2] or '1.1',
+        next_chunk, {'tornado.handler': handler})
+
+
+def make_response(status: str, headers: List[Tuple[str, str]],
+                  payload: bytes, environ: Dict[str, Any]) -> None:
+    """Send the answer through the tornado handler."""
+    handler = environ['tornado.handler']
+    code, _, reason = status.partition(' ')
+    handler.set_status(int(code), reason or None)
+    handler.clear_header('Content-Type')
+    for name, value in headers:
+        handler.add_header(name, value)
+    handler.finish(payload)
+
+
+class WebSocket:
+    """A tornado WebSocket for the server's WebSocket handler:
+    ``await ws(environ)`` runs the handshake, then ``await handler(ws)``."""
+
+    def __init__(self, handler: Callable[[Any], Awaitable[Any]],
+                 server: Any) -> None:
+        self.handler = handler
+        self.server = server
+        #: the heartbeat detects dead clients; this only backs it up
+        self.timeout = 2 * (server.ping_interval + server.ping_timeout)
+        self.tornado_handler: Any = None
+
+    async def __call__(self, environ: Dict[str, Any]) -> None:
+        handler = self.tornado_handler = environ['tornado.handler']
+        # the handshake; then tornado reads frames until the connection
+        # ends, passing them to the handler's on_message()
+        connection = asyncio.ensure_future(
+            tornado.websocket.WebSocketHandler.get(handler))
+        opened = asyncio.ensure_future(handler.eio_opened.wait())
+        await asyncio.wait([connection, opened],
+                           return_when=asyncio.FIRST_COMPLETED)
+        opened.cancel()
+        if not handler.eio_opened.is_set():  # the handshake failed
+            handler.eio_messages.put_nowait(None)
+        await self.handler(self)
+        await self.close()
+        await connection
+
+    async def send(self, data: Any) -> None:
+        try:
+            await self.tornado_handler.write_message(
+                data, binary=not isinstance(data, str))
+        except Exception as exc:
+            raise exceptions.EngineIOError('WebSocket send failed: %r' % exc)
+
+    async def wait(self) -> Any:
+        """The next message (str or bytes), or None once the connection
+        ended or stayed silent too long."""
+        try:
+            return await asyncio.wait_for(
+                self.tornado_handler.eio_messages.get(), self.timeout)
+        except asyncio.TimeoutError:
+            await self.close()
+            return None
+
+    async def close(self) -> None:
+        self.tornado_handler.close()
+
+
+_async = {
+    'asyncio': True,
+    'translate_request': translate_request,
+    'make_response': make_response,
+    'websocket': WebSocket,
+}

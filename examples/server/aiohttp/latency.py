@@ -1,0 +1,53 @@
+"""Latency demo on aiohttp: a browser page measures Engine.IO round trips.
+
+The page sends its clock reading once a second, the server echoes it back, and the page shows
+the round-trip time and the transport in use ('polling' first, 'websocket' after the upgrade).
+The page and its scripts are those of the WSGI examples, served by aiohttp.
+
+Run ``python latency.py`` and open http://127.0.0.1:5000.
+"""
+import os
+import sys
+
+from aiohttp import web
+
+import engineio
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PAGES = os.path.join(HERE, '..', 'wsgi')
+CLIENT_DIST = os.path.join(PAGES, 'node_modules', 'engine.io-client', 'dist')
+
+eio = engineio.AsyncServer(async_mode='aiohttp')
+app = web.Application()
+eio.attach(app)  # Engine.IO under /engine.io/
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(os.path.join(PAGES, 'templates', 'latency.html'))
+
+app.router.add_get('/', index)
+app.router.add_static('/static', os.path.join(PAGES, 'static'))
+if os.path.isdir(CLIENT_DIST):
+    app.router.add_static('/vendor', CLIENT_DIST)
+
+
+@eio.on('connect')
+def connect(sid: str, environ: dict) -> None:
+    print(f'{sid} connected from {environ["REMOTE_ADDR"]}')
+
+
+@eio.on('message')
+async def message(sid: str, data: str) -> None:
+    await eio.send(sid, data)
+
+
+@eio.on('disconnect')
+def disconnect(sid: str, reason: str) -> None:
+    print(f'{sid} disconnected: {reason}')
+
+
+if __name__ == '__main__':
+    if not os.path.isdir(CLIENT_DIST):
+        sys.exit(f'{CLIENT_DIST} is missing: run "make npm" from the repository root '
+                 '(or "npm install" in examples/server/wsgi).')
+    web.run_app(app, host='127.0.0.1', port=5000)

@@ -1,0 +1,48 @@
+"""Latency demo on Sanic: a browser page measures Engine.IO round trips.
+
+The page sends its clock reading once a second, the server echoes it back, and the page shows
+the round-trip time and the transport in use ('polling' first, 'websocket' after the upgrade).
+The page and its scripts are those of the WSGI examples, served by Sanic.
+
+Run ``python latency.py`` and open http://127.0.0.1:5000.
+"""
+import os
+import sys
+
+from sanic import Sanic
+
+import engineio
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PAGES = os.path.join(HERE, '..', 'wsgi')
+CLIENT_DIST = os.path.join(PAGES, 'node_modules', 'engine.io-client', 'dist')
+
+eio = engineio.AsyncServer(async_mode='sanic')
+app = Sanic('engineio_latency')
+eio.attach(app)  # Engine.IO under /engine.io/
+app.static('/', os.path.join(PAGES, 'templates', 'latency.html'), name='page')
+app.static('/static', os.path.join(PAGES, 'static'), name='static')
+if os.path.isdir(CLIENT_DIST):
+    app.static('/vendor', CLIENT_DIST, name='vendor')
+
+
+@eio.on('connect')
+def connect(sid: str, environ: dict) -> None:
+    print(f'{sid} connected from {environ["REMOTE_ADDR"]}')
+
+
+@eio.on('message')
+async def message(sid: str, data: str) -> None:
+    await eio.send(sid, data)
+
+
+@eio.on('disconnect')
+def disconnect(sid: str, reason: str) -> None:
+    print(f'{sid} disconnected: {reason}')
+
+
+if __name__ == '__main__':
+    if not os.path.isdir(CLIENT_DIST):
+        sys.exit(f'{CLIENT_DIST} is missing: run "make npm" from the repository root '
+                 '(or "npm install" in examples/server/wsgi).')
+    app.run(host='127.0.0.1', port=5000, single_process=True, access_log=False)
