@@ -23,7 +23,7 @@ if _REPO not in sys.path:
 
 import engineio  # noqa: E402
 
-from tests.support import async_servers, servers  # noqa: E402
+from tests.support import async_servers, procservers, servers  # noqa: E402
 
 #: Seconds a call to an asyncio server from a test may take.
 CALL_TIMEOUT = 10.0
@@ -172,13 +172,20 @@ def eio_server(server_name: str) -> Iterator[Callable[..., Harness]]:
     call the server through ``harness.eio``, as plain calls in every
     mode."""
     stack = contextlib.ExitStack()
-    mode = SERVER_MODES[server_name]
+    mode = SERVER_MODES.get(server_name)
 
     def factory(echo: bool = False,
                 on_connect: Optional[Callable[[Harness, str, dict], Any]] = None,
                 on_message: Optional[Callable[[Harness, str, Any], None]] = None,
                 app_kwargs: Optional[dict] = None,
+                burst: Optional[str] = None, reject: Any = None,
                 **options: Any) -> Harness:
+        if server_name in procservers.SERVERS:
+            return _start_process(stack, server_name, echo, on_connect,
+                                  on_message, app_kwargs, burst, reject,
+                                  options)
+        on_connect, on_message = _declared_handlers(on_connect, on_message,
+                                                    burst, reject)
         if mode == 'threading':
             return _start_threading(stack, echo, on_connect, on_message,
                                     app_kwargs, options)
@@ -187,6 +194,44 @@ def eio_server(server_name: str) -> Iterator[Callable[..., Harness]]:
 
     with stack:
         yield factory
+
+
+def _declared_handlers(on_connect: Any, on_message: Any,
+                       burst: Optional[str], reject: Any) -> tuple:
+    """Handlers for the declarative options every e2e server supports:
+    ``burst`` (a message that makes the server send ``'b0'`` ..
+    ``'b99'``) and ``reject`` (the connect handler's refusal value)."""
+    if reject is not None:
+        def on_connect(harness, sid, environ):
+            return reject
+    if burst is not None:
+        inner = on_message
+
+        def on_message(harness, sid, data):
+            if data == burst:
+                for i in range(100):
+                    harness.eio.send(sid, 'b%d' % i)
+            if inner:
+                inner(harness, sid, data)
+    return on_connect, on_message
+
+
+def _start_process(stack: contextlib.ExitStack, server_name: str,
+                   echo: bool, on_connect: Any, on_message: Any,
+                   app_kwargs: Any, burst: Optional[str], reject: Any,
+                   options: dict) -> Any:
+    """A server in its own process (see tests/support/procservers.py);
+    handlers can only be declared (``echo``, ``burst``, ``reject``)."""
+    if on_connect or on_message or app_kwargs:
+        raise ValueError('process servers take declared handlers only')
+    why = procservers.unavailable(server_name)
+    if why:
+        print('SKIP {}: {}'.format(server_name, why))
+        pytest.skip('{}: {}'.format(server_name, why))
+    harness = procservers.start(server_name, echo=echo, burst=burst,
+                                reject=reject, options=options)
+    stack.callback(harness.stop)
+    return harness
 
 
 def _transport(eio: Any, sid: str) -> Optional[str]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import Background
+from tests.e2e.conftest import SERVER_MODES
+from tests.support import Background, procservers
 from tests.support.jsclient import JsClient, run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.js, pytest.mark.timeout(30)]
@@ -39,10 +40,11 @@ def client_close_reason(mode):
     return CLIENT_CLOSE_REASON[MODES[mode][2]]
 
 
-def send_burst(harness, sid, data):
-    if data == 'burst':
-        for i in range(BURST):
-            harness.eio.send(sid, 'b%d' % i)
+@pytest.fixture(params=sorted(SERVER_MODES) + sorted(procservers.SERVERS))
+def server_name(request):
+    """Every e2e server: the in-process ones of conftest.py, and eventlet,
+    gevent, gunicorn and uWSGI in their own process."""
+    return request.param
 
 
 @pytest.mark.parametrize('mode', sorted(MODES))
@@ -76,7 +78,7 @@ def test_echo_text_and_binary(eio_server, mode):
 
 @pytest.mark.parametrize('mode', sorted(MODES))
 def test_bursts_both_ways(eio_server, mode):
-    h = eio_server(async_handlers=False, on_message=send_burst)
+    h = eio_server(async_handlers=False, burst='burst')
     client = run(config(h, mode, [
         {'sendBurst': {'count': BURST, 'prefix': 'm'}},
         {'send': 'burst'},
@@ -124,9 +126,22 @@ def test_pings_keep_session_alive(eio_server, mode):
     assert h.wait_disconnect(sid) == client_close_reason(mode)
 
 
+#: servers whose WebSocket handshake is done before the application runs
+#: (gevent-websocket's handler): a refused WebSocket connect can then only
+#: be a closed connection, not an HTTP 401
+UPGRADE_BEFORE_APP = {'gevent', 'gunicorn-geventwebsocket'}
+
+
 @pytest.mark.parametrize('mode', ['polling', 'websocket'])
-def test_connect_rejected(eio_server, mode):
-    h = eio_server(on_connect=lambda harness, sid, environ: {'message': 'nope'})
+def test_connect_rejected(eio_server, server_name, mode):
+    h = eio_server(reject={'message': 'nope'})
+    if mode == 'websocket' and server_name in UPGRADE_BEFORE_APP:
+        client = run({'url': h.url, 'transports': ['websocket'],
+                      'upgrade': False, 'timeout': 10000,
+                      'script': [{'waitClose': 5000}]})
+        assert client.named('open') == []
+        assert h.connects.wait() and h.messages.items == []
+        return
     client = run({'url': h.url, 'transports': MODES[mode][0], 'upgrade': False,
                   'timeout': 10000, 'script': [{'waitError': 5000}, {'waitClose': 5000}]})
     assert client.named('open') == []

@@ -4,7 +4,7 @@
 The configuration comes as JSON in the ``EIO_TEST_CONFIG`` environment
 variable: ``{"mode": <async_mode>, "options": {<Server options>},
 "echo": bool, "reject": <connect handler return value or null>,
-"burst": <message that makes the server send 100 numbered messages>,
+"burst": <message that makes the server send 'b0' .. 'b99'>,
 "sid_prefix": <string every session id starts with>}``.
 
 Besides Engine.IO on ``/engine.io/`` the application answers control
@@ -78,7 +78,7 @@ def build_server():
         _record('message', sid, _jsonable(data), transport)
         if CONFIG.get('burst') is not None and data == CONFIG['burst']:
             for i in range(100):
-                eio.send(sid, 'm{}'.format(i))
+                eio.send(sid, 'b{}'.format(i))
         elif CONFIG.get('echo'):
             eio.send(sid, data)
 

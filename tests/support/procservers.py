@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, NamedTuple, Optional
 from urllib.parse import urlencode
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -85,6 +85,12 @@ def unavailable(server: str) -> Optional[str]:
     return None
 
 
+class Message(NamedTuple):
+    sid: str
+    data: Any
+    transport: Optional[str]
+
+
 class RemoteRecorder:
     """Events of one kind, read from the server process on demand."""
 
@@ -94,8 +100,11 @@ class RemoteRecorder:
 
     @property
     def items(self) -> List[Any]:
-        return [tuple(e[1:]) for e in self._harness.events()
-                if e[0] == self._kind]
+        events = [e[1:] for e in self._harness.events() if e[0] == self._kind]
+        if self._kind == 'message':
+            return [Message(sid, _decode(data), transport)
+                    for sid, data, transport in events]
+        return [tuple(e) for e in events]
 
     def wait_for(self, predicate: Callable[[List[Any]], bool],
                  timeout: float = 5.0, what: str = 'condition') -> List[Any]:
@@ -212,7 +221,7 @@ class RemoteHarness:
     def wait_messages(self, sid: str, count: int, timeout: float = 5.0
                       ) -> List[Any]:
         self.messages.wait_for(
-            lambda items: len([m for m in items if m[0] == sid]) >= count,
+            lambda items: len([m for m in items if m.sid == sid]) >= count,
             timeout, '{} messages from {}'.format(count, sid))
         return self.messages_of(sid)
 
