@@ -4,13 +4,14 @@ JavaScript engine.io server, over polling, WebSocket and the upgrade."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import socket
 import subprocess
 import threading
 import uuid
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Dict, Iterator
 
 import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -55,8 +56,29 @@ def js_server() -> Iterator[peers.PeerServer]:
         yield server
 
 
-@pytest.fixture(params=['python', 'js'])
+#: our asyncio server in each of its modes
+ASYNC_PEERS = ['asgi', 'aiohttp', 'tornado', 'sanic']
+
+
+@pytest.fixture(scope='module')
+def async_servers() -> Iterator[Callable[[str], peers.PeerServer]]:
+    """Our asyncio server in a given mode, started on first use."""
+    started: Dict[str, peers.PeerServer] = {}
+    with contextlib.ExitStack() as stack:
+        def get(name: str) -> peers.PeerServer:
+            if name not in started:
+                started[name] = stack.enter_context(
+                    peers.in_process_async(name))
+            return started[name]
+        yield get
+
+
+@pytest.fixture(params=['python'] + ASYNC_PEERS + ['js'])
 def server(request: Any) -> peers.PeerServer:
+    """Our threading server, our asyncio server in every mode, and the
+    official JavaScript server."""
+    if request.param in ASYNC_PEERS:
+        return request.getfixturevalue('async_servers')(request.param)
     return request.getfixturevalue(request.param + '_server')
 
 

@@ -164,6 +164,45 @@ def build_app(options: Dict[str, Any], emit: Callable[[Dict[str, Any]], None]
     return app
 
 
+def build_async_app(options: Dict[str, Any], emit: Callable[[Dict[str, Any]], None],
+                    server_name: str) -> Any:
+    """Our peer server as an ``engineio.AsyncServer`` in the application of
+    an e2e server of tests/support/async_servers.py (``app.eio`` is the
+    server)."""
+    from tests.support import async_servers
+    server_options = {'async_mode': async_servers.ASYNC_MODES[server_name]}
+    for name in ('ping_interval', 'ping_timeout', 'transports', 'allow_upgrades', 'cookie'):
+        if name in options:
+            server_options[name] = options[name]
+    eio = engineio.AsyncServer(**server_options)
+    reject = options.get('reject')
+
+    @eio.on('connect')
+    def connect(sid, environ):
+        emit({'event': 'connection', 'sid': sid, 'query': _query(environ),
+              'transport': _query(environ).get('transport'),
+              'headers': _headers(environ)})
+        return reject
+
+    @eio.on('message')
+    async def message(sid, data):
+        emit({'event': 'message', 'sid': sid, 'data': data})
+        if data == 'burst':
+            for i in range(BURST):
+                await eio.send(sid, 'b%d' % i)
+        elif data == 'close':
+            await eio.disconnect(sid)
+        else:
+            await eio.send(sid, data)
+
+    @eio.on('disconnect')
+    def disconnect(sid, reason):
+        emit({'event': 'close', 'sid': sid, 'reason': reason})
+
+    app = async_servers.make_app(server_name, eio)
+    return eio, app
+
+
 class InProcessServer(PeerServer):
     """Our server in this process; see :func:`in_process`."""
 
@@ -186,6 +225,19 @@ def in_process(options: Optional[Dict[str, Any]] = None,
             yield server
     finally:
         app.eio.shutdown()
+
+
+@contextlib.contextmanager
+def in_process_async(server_name: str, options: Optional[Dict[str, Any]] = None
+                     ) -> Iterator[PeerServer]:
+    """Our asyncio server on the e2e server ``server_name`` (``asgi`` for
+    uvicorn, ``aiohttp``, ``tornado``, ...)."""
+    server = PeerServer()
+    server.kind = 'python'
+    eio, app = build_async_app(options or {}, server.events.add, server_name)
+    with servers.serve(server_name, eio, app) as url:
+        server.url = url
+        yield server
 
 
 # --------------------------------------------------------- child processes
