@@ -1,9 +1,14 @@
 """WebSocket for WSGI servers through the simple-websocket package."""
 from __future__ import annotations
 
+import socket
 from typing import Any, Callable, Dict, Optional
 
 import simple_websocket
+
+
+#: seconds to wait for simple-websocket's reader to end after our close
+_READER_GRACE = 1.0
 
 
 def backup_read_timeout(server: Any) -> float:
@@ -53,18 +58,36 @@ class SimpleWebSocketWSGI:
                            [('Content-Type', 'text/plain')])
             return [b'"WebSocket handshake failed"']
         self.mode = self.ws.mode
-        ret = self.app(self)
-        if self.ws.connected:
-            try:
-                self.ws.close()
-            except Exception:
-                pass
+        try:
+            ret = self.app(self)
+        finally:
+            self._finish()
         if self.mode == 'werkzeug':
             # werkzeug drops the connection quietly on ConnectionError
             raise ConnectionError()
         if self.mode == 'gunicorn':
             raise StopIteration()
         return ret
+
+    def _finish(self) -> None:
+        """Close the WebSocket and wait for simple-websocket's reader to let
+        go of the socket, so that the web server never touches it (or its
+        TLS state) at the same time."""
+        if self.ws.connected:
+            try:
+                self.ws.close()
+            except Exception:
+                pass
+        reader = getattr(self.ws, 'thread', None)
+        if reader is None:
+            return
+        reader.join(_READER_GRACE)  # the peer normally answers our close
+        if reader.is_alive():
+            try:
+                self.ws.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            reader.join(_READER_GRACE)
 
     def close(self) -> None:
         if self.ws.connected:
