@@ -114,8 +114,7 @@ class Server(base_server.BaseServer):
             r = self._finish_response(self._post(decision, environ), environ)
         else:
             r = self._finish_response(self._ok(), environ)
-        start_response(r['status'], r['headers'])
-        return [r['response']]
+        return self._respond(r, start_response)
 
     def shutdown(self) -> None:
         """Stop the background task. Connected clients are not closed."""
@@ -171,8 +170,7 @@ class Server(base_server.BaseServer):
             except exceptions.QueueEmpty:
                 r = self._bad_request()
             r = self._finish_response(r, environ)
-        start_response(r['status'], r['headers'])
-        return [r['response']]
+        return self._respond(r, start_response)
 
     def _poll(self, route: routing.Route) -> Dict[str, Any]:
         try:
@@ -192,8 +190,17 @@ class Server(base_server.BaseServer):
     def _reject_no_websocket(self, environ: Dict[str, Any],
                              start_response: Callable[..., Any]) -> Any:
         r = self._no_websocket_response(environ)
-        start_response(r['status'], r['headers'])
-        return [r['response']]
+        return self._respond(r, start_response)
+
+    @staticmethod
+    def _respond(r: Dict[str, Any], start_response: Callable[..., Any]
+                 ) -> List[bytes]:
+        """Send a response dict; with its length, so that servers write
+        the headers and the body at once."""
+        body = r['response']
+        start_response(r['status'], r['headers'] + [
+            ('Content-Length', str(len(body)))])
+        return [body]
 
     # -- events ------------------------------------------------------------------
 
