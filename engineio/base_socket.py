@@ -117,10 +117,15 @@ class BaseSocket:
             self._dispatching = True
             return True
 
-    def _next_event(self) -> Optional[Tuple[str, Any]]:
+    def _next_event(self, stop_when_empty: bool = True
+                    ) -> Optional[Tuple[str, Any]]:
+        """The next event for the dispatcher, or None when there is none
+        (then the dispatcher is done, unless ``stop_when_empty`` is
+        false)."""
         with self._lock:
             if not self._inbox:
-                self._dispatching = False
+                if stop_when_empty:
+                    self._dispatching = False
                 return None
             return self._inbox.popleft()
 

@@ -98,6 +98,9 @@ class Server(base_server.BaseServer):
     def handle_request(self, environ: Dict[str, Any],
                        start_response: Callable[..., Any]) -> Any:
         """Handle an HTTP request to the Engine.IO endpoint (WSGI)."""
+        prepare = self._async.get('prepare_request')
+        if prepare is not None:
+            prepare(environ)
         decision = routing.route(environ, self, self._find_socket)
         if isinstance(decision, routing.Reject):
             r = self._reject_response(decision, environ)

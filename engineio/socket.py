@@ -10,6 +10,8 @@ from ._core.session import ProtocolViolation
 from .base_socket import BaseSocket
 
 _READ_BLOCK = 65536
+#: seconds a message dispatcher waits for the next event before it ends
+DISPATCHER_LINGER = 2.0
 
 
 class Socket(BaseSocket):
@@ -20,6 +22,7 @@ class Socket(BaseSocket):
         super().__init__(server, sid, transport)
         self._lock = threading.Lock()
         self._wakeup = server.create_event()
+        self._events_ready: Any = None
 
     # -- sending and closing ---------------------------------------------------
 
@@ -73,14 +76,27 @@ class Socket(BaseSocket):
     def _dispatch(self, event: tuple) -> None:
         """Run handlers in a background task, one at a time, in order."""
         if self._enqueue_event(event):
+            if self._events_ready is None:
+                self._events_ready = self.server.create_event()
             self.server.start_background_task(self._dispatch_events)
+        elif self._events_ready is not None:
+            self._events_ready.set()
 
     def _dispatch_events(self) -> None:
-        event = self._next_event()
-        while event is not None:
+        """Call handlers until no event came for a while: a busy client
+        keeps one dispatcher instead of starting one per message."""
+        ready = self._events_ready
+        while True:
+            ready.clear()
+            event = self._next_event(stop_when_empty=False)
+            if event is None:
+                if ready.wait(DISPATCHER_LINGER):
+                    continue
+                event = self._next_event()
+                if event is None:
+                    return
             self.server._trigger_event(event[0], self.sid, event[1],
                                        run_async=False)
-            event = self._next_event()
 
     # -- polling ---------------------------------------------------------------
 

@@ -1,5 +1,7 @@
 """The ``gevent`` async mode: greenlets, with gevent-websocket's handler
 when it is installed and simple-websocket otherwise."""
+import socket
+
 import gevent
 import gevent.event
 import gevent.queue
@@ -55,6 +57,20 @@ class GeventWebSocket:
         return self._ws.receive()
 
 
+def no_delay(environ):
+    """Turn off Nagle's algorithm on the request's connection: pywsgi
+    writes a response's headers and body separately, and the second write
+    would otherwise wait for the client's delayed ACK (about 40 ms)."""
+    wsgi_input = environ.get('wsgi.input')
+    rfile = getattr(wsgi_input, 'rfile', None)
+    sock = getattr(getattr(rfile, 'raw', None), '_sock', None)
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, AttributeError):
+            pass
+
+
 _async = {
     'thread': Thread,
     'queue': gevent.queue.JoinableQueue,
@@ -62,4 +78,5 @@ _async = {
     'event': gevent.event.Event,
     'websocket': GeventWebSocket if geventwebsocket else GeventSimpleWebSocket,
     'sleep': gevent.sleep,
+    'prepare_request': no_delay,
 }
