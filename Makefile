@@ -38,16 +38,24 @@ npm: $(NPM_STAMPS)
 	cd $* && if [ -f package-lock.json ]; then npm ci $(NPM_FLAGS); else npm install $(NPM_FLAGS); fi
 	touch $@
 
-# nginx for the scale-out tests: installed when missing and we may (root + apt)
+# Debian packages for the tests, installed when missing and we may (root + apt): nginx for the
+# scale-out tests, Chromium and its driver for the browser test. Tests whose package is missing
+# are skipped, with the reason.
 system-deps:
-	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	      apt-get install -y -qq --no-install-recommends nginx-light >/dev/null; \
-	  else echo "nginx is not installed: its tests will be skipped"; fi
+	@missing=; \
+	command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || missing="$$missing nginx-light"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium fonts-liberation"; \
+	test -x /usr/bin/chromedriver || missing="$$missing chromium-driver"; \
+	if [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing:$$missing"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } || \
+	    echo "could not install$$missing: the tests that need them will be skipped"; \
+	else echo "not installed:$$missing (the tests that need them will be skipped)"; fi
 
 test: venv npm system-deps
-	$(VPY) -m pytest -n 2 --durations=15 $(PYTEST_ARGS) tests
+	$(VPY) -m pytest -n 2 -rs --durations=15 $(PYTEST_ARGS) tests
 
 demo: venv npm
 	@echo "Open http://127.0.0.1:5000 in a browser (Ctrl+C stops the demo)."
@@ -60,3 +68,13 @@ clean:
 	rm -rf $(VENV) docs/_build build dist *.egg-info .pytest_cache .hypothesis
 	rm -rf $(addsuffix /node_modules,$(NPM_DIRS))
 	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# Benchmarks (not part of `make test`): ours vs python-engineio 4.15.1 vs the
+# bare servers, written to benchmarks/RESULTS.md. Options go in BENCH_ARGS,
+# e.g. make bench BENCH_ARGS='--modes threading --scenarios ws_echo,codec'.
+BENCH_ARGS ?=
+
+.PHONY: bench
+bench: venv
+	$(VPY) -m pip install --quiet -r benchmarks/requirements.txt
+	$(VPY) benchmarks/run.py --python $(VPY) $(BENCH_ARGS)
