@@ -93,6 +93,7 @@ class AsyncClient(base_client.BaseClient):
     """
 
     def is_asyncio_based(self) -> bool:
+        """True: this client runs on an asyncio event loop."""
         return True
 
     # -- public API -----------------------------------------------------------

@@ -36,9 +36,12 @@ class AsyncServer(base_server.BaseServer):
         self._service_wake: Optional[asyncio.Event] = None
 
     def is_asyncio_based(self) -> bool:
+        """True: this server runs on an asyncio event loop."""
         return True
 
     def async_modes(self) -> List[str]:
+        """The async modes of this class, in the order ``async_mode=None``
+        tries them."""
         return list(base_server.ASYNC_MODES)
 
     def attach(self, app: Any, engineio_path: str = 'engine.io') -> None:

@@ -100,21 +100,27 @@ class BaseClient:
 
     @property
     def current_transport(self) -> Optional[str]:
+        """``'polling'`` or ``'websocket'``; the last one used once
+        disconnected, None before the first connection."""
         return self._core.transport
 
     @property
     def upgrades(self) -> List[str]:
+        """The transports the server offered to upgrade to in its handshake."""
         return self._core.upgrades
 
     @property
     def ping_interval(self) -> Optional[float]:
+        """The server's ``pingInterval``, in seconds (None before a handshake)."""
         return self._core.ping_interval
 
     @property
     def ping_timeout(self) -> Optional[float]:
+        """The server's ``pingTimeout``, in seconds (None before a handshake)."""
         return self._core.ping_timeout
 
     def is_asyncio_based(self) -> bool:
+        """False: this client uses threads."""
         return False
 
     def on(self, event: str, handler: Optional[Callable[..., Any]] = None):

@@ -110,9 +110,12 @@ class BaseServer:
     # -- async mode --------------------------------------------------------
 
     def is_asyncio_based(self) -> bool:
+        """False: this server is called by a WSGI server."""
         return False
 
     def async_modes(self) -> List[str]:
+        """The async modes of this class, in the order ``async_mode=None``
+        tries them."""
         return list(SYNC_MODES)
 
     def _select_async_mode(self, async_mode: Optional[str]):

@@ -90,6 +90,7 @@ class WSGIApp:
         self.static_files = {} if static_files is None else static_files
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        """The WSGI entry point: route the request as described above."""
         if 'gunicorn.socket' in environ:
             environ['eventlet.input'] = _SocketInput(environ['gunicorn.socket'])
         path = environ.get('PATH_INFO', '')

@@ -18,7 +18,13 @@ _JS_ESCAPES.update({
 
 
 class Payload:
-    """A list of packets carried by one long-polling request or response."""
+    """A list of packets carried by one long-polling request or response.
+
+    :param packets: the packets to send, as :class:`~engineio.packet.Packet`
+        objects.
+    :param encoded_payload: a received body (``str`` or ``bytes``) to decode
+        into :attr:`packets` instead.
+    """
 
     #: Maximum number of packets accepted by :meth:`decode`; ``None`` means
     #: no limit (the server bounds the body size instead).

@@ -234,6 +234,8 @@ class ASGIApp:
 
     async def __call__(self, scope: Scope, receive: Receive,
                        send: Send) -> None:
+        """The ASGI entry point: route the connection as described above,
+        and run the lifespan hooks."""
         kind = scope['type']
         if kind == 'lifespan':
             await self.lifespan(scope, receive, send)

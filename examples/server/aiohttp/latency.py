@@ -14,6 +14,7 @@ from aiohttp import web
 import engineio
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PORT = int(os.environ.get('PORT', '5000'))
 PAGES = os.path.join(HERE, '..', 'wsgi')
 CLIENT_DIST = os.path.join(PAGES, 'node_modules', 'engine.io-client', 'dist')
 
@@ -50,4 +51,4 @@ if __name__ == '__main__':
     if not os.path.isdir(CLIENT_DIST):
         sys.exit(f'{CLIENT_DIST} is missing: run "make npm" from the repository root '
                  '(or "npm install" in examples/server/wsgi).')
-    web.run_app(app, host='127.0.0.1', port=5000)
+    web.run_app(app, host='127.0.0.1', port=PORT)

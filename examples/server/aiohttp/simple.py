@@ -10,6 +10,7 @@ from aiohttp import web
 import engineio
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PORT = int(os.environ.get('PORT', '5000'))
 PAGES = os.path.join(HERE, '..', 'wsgi')
 CLIENT_DIST = os.path.join(PAGES, 'node_modules', 'engine.io-client', 'dist')
 
@@ -32,4 +33,4 @@ async def message(sid: str, data) -> None:
 
 
 if __name__ == '__main__':
-    web.run_app(app, host='127.0.0.1', port=5000)
+    web.run_app(app, host='127.0.0.1', port=PORT)

@@ -16,6 +16,7 @@ import uvicorn
 import engineio
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PORT = int(os.environ.get('PORT', '5000'))
 PAGES = os.path.join(HERE, '..', 'wsgi')
 CLIENT_DIST = os.path.join(PAGES, 'node_modules', 'engine.io-client', 'dist')
 
@@ -46,4 +47,4 @@ if __name__ == '__main__':
     if not os.path.isdir(CLIENT_DIST):
         sys.exit(f'{CLIENT_DIST} is missing: run "make npm" from the repository root '
                  '(or "npm install" in examples/server/wsgi).')
-    uvicorn.run(app, host='127.0.0.1', port=5000)
+    uvicorn.run(app, host='127.0.0.1', port=PORT)

@@ -11,6 +11,7 @@ import uvicorn
 import engineio
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PORT = int(os.environ.get('PORT', '5000'))
 PAGES = os.path.join(HERE, '..', 'wsgi')
 
 eio = engineio.AsyncServer(async_mode='asgi')
@@ -26,4 +27,4 @@ async def message(sid: str, data) -> None:
 
 
 if __name__ == '__main__':
-    uvicorn.run(app, host='127.0.0.1', port=5000)
+    uvicorn.run(app, host='127.0.0.1', port=PORT)

@@ -14,6 +14,7 @@ from sanic import Sanic
 import engineio
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PORT = int(os.environ.get('PORT', '5000'))
 PAGES = os.path.join(HERE, '..', 'wsgi')
 CLIENT_DIST = os.path.join(PAGES, 'node_modules', 'engine.io-client', 'dist')
 
@@ -45,4 +46,4 @@ if __name__ == '__main__':
     if not os.path.isdir(CLIENT_DIST):
         sys.exit(f'{CLIENT_DIST} is missing: run "make npm" from the repository root '
                  '(or "npm install" in examples/server/wsgi).')
-    app.run(host='127.0.0.1', port=5000, single_process=True, access_log=False)
+    app.run(host='127.0.0.1', port=PORT, single_process=True, access_log=False)

@@ -15,6 +15,7 @@ import tornado.web
 import engineio
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PORT = int(os.environ.get('PORT', '5000'))
 PAGES = os.path.join(HERE, '..', 'wsgi')
 CLIENT_DIST = os.path.join(PAGES, 'node_modules', 'engine.io-client', 'dist')
 
@@ -44,7 +45,7 @@ def disconnect(sid: str, reason: str) -> None:
 
 
 async def main() -> None:
-    app.listen(5000, '127.0.0.1')
+    app.listen(PORT, '127.0.0.1')
     await asyncio.Event().wait()  # serve until interrupted
 
 

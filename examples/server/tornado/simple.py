@@ -11,6 +11,7 @@ import tornado.web
 import engineio
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PORT = int(os.environ.get('PORT', '5000'))
 PAGES = os.path.join(HERE, '..', 'wsgi')
 
 eio = engineio.AsyncServer(async_mode='tornado')
@@ -29,7 +30,7 @@ async def message(sid: str, data) -> None:
 
 
 async def main() -> None:
-    app.listen(5000, '127.0.0.1')
+    app.listen(PORT, '127.0.0.1')
     await asyncio.Event().wait()  # serve until interrupted
 
 

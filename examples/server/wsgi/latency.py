@@ -14,6 +14,7 @@ from flask import Flask, render_template
 import engineio
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PORT = int(os.environ.get('PORT', '5000'))
 CLIENT_DIST = os.path.join(HERE, 'node_modules', 'engine.io-client', 'dist')
 
 eio = engineio.Server(async_mode='threading')
@@ -49,4 +50,4 @@ if __name__ == '__main__':
     if not os.path.isdir(CLIENT_DIST):
         sys.exit(f'{CLIENT_DIST} is missing: run "npm install" in {HERE} '
                  '(or "make demo" from the repository root).')
-    app.run(host='127.0.0.1', port=5000, threaded=True)
+    app.run(host='127.0.0.1', port=PORT, threaded=True)

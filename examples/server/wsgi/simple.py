@@ -11,6 +11,7 @@ from werkzeug.serving import run_simple
 import engineio
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PORT = int(os.environ.get('PORT', '5000'))
 
 eio = engineio.Server(async_mode='threading')
 app = engineio.WSGIApp(eio, static_files={
@@ -37,4 +38,4 @@ def disconnect(sid: str, reason: str) -> None:
 if __name__ == '__main__':
     # The threaded Werkzeug server serves long-polling and the WebSocket upgrade; wsgiref
     # could only do polling.
-    run_simple('127.0.0.1', 5000, app, threaded=True)
+    run_simple('127.0.0.1', PORT, app, threaded=True)

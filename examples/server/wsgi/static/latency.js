@@ -5,6 +5,7 @@
 
   var HISTORY = 10;
   var samples = [];
+  var count = 0;
   var show = function (id, text) { document.getElementById(id).textContent = text; };
   var socket = eio(window.location.origin);
 
@@ -33,6 +34,7 @@
     var sum = samples.reduce(function (a, b) { return a + b; }, 0);
     show('latency', rtt.toFixed(1) + ' ms');
     show('average', (sum / samples.length).toFixed(1) + ' ms');
+    show('count', String(++count));
     show('transport', socket.transport.name);
   });
 
