@@ -24,7 +24,16 @@ def _bounded_int(literal: str) -> int:
     return int(literal)
 
 
+_decoder = JSONDecoder(parse_int=_bounded_int)
+
+
 def loads(s: str | bytes | bytearray, *args: Any, **kwargs: Any) -> Any:
     """Parse JSON like :func:`json.loads`, refusing huge integer literals."""
+    if not args and not kwargs and type(s) is str:
+        # the common call: one shared decoder instead of a new one per call
+        if s.startswith('\ufeff'):
+            raise JSONDecodeError('Unexpected UTF-8 BOM (decode using '
+                                  'utf-8-sig)', s, 0)
+        return _decoder.decode(s)
     kwargs.setdefault('parse_int', _bounded_int)
     return original_loads(s, *args, **kwargs)

@@ -11,6 +11,9 @@ packet_names = ['OPEN', 'CLOSE', 'PING', 'PONG', 'MESSAGE', 'UPGRADE', 'NOOP']
 binary_types = (bytes, bytearray)
 
 _TYPE_DIGITS = {str(digit): digit for digit in range(10)}
+_TYPE_TEXT = tuple(str(digit) for digit in range(10))
+# the default JSON encoding of dict/list data, made by one shared encoder
+_compact_json = _json.JSONEncoder(separators=(',', ':')).encode
 # Characters a JSON text can start with, digits excepted (data that starts with
 # a digit is kept as a string without trying JSON at all).
 _JSON_START = frozenset('{["-tfnNI \t\r\n')
@@ -78,15 +81,23 @@ class Packet:
             encoded = self.encode_cache
             if encoded is None:
                 data = self.data
-                if isinstance(data, str):
-                    encoded = str(self.packet_type) + data
+                kind = self.packet_type
+                prefix = _TYPE_TEXT[kind] if type(kind) is int and \
+                    0 <= kind < 10 else str(kind)
+                if type(data) is str:
+                    encoded = prefix + data
                 elif data is None:
-                    encoded = str(self.packet_type)
+                    encoded = prefix
                 elif isinstance(data, (dict, list)):
-                    encoded = str(self.packet_type) + self.json.dumps(
-                        data, separators=(',', ':'))
+                    if self.json is _json:
+                        encoded = prefix + _compact_json(data)
+                    else:
+                        encoded = prefix + self.json.dumps(
+                            data, separators=(',', ':'))
+                elif isinstance(data, str):
+                    encoded = prefix + data
                 else:
-                    encoded = str(self.packet_type) + str(data)
+                    encoded = prefix + str(data)
                 self.encode_cache = encoded
             return encoded
         if b64:
