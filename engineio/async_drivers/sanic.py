@@ -87,6 +87,11 @@ class WebSocket:
     """A Sanic WebSocket for the server's WebSocket handler:
     ``await ws(environ)`` runs the handshake, then ``await handler(ws)``."""
 
+    #: seconds the frames that arrived before the connection ended get to
+    #: reach Sanic's frame assembler (they are handed over by tasks that
+    #: need a few turns of the event loop, no I/O)
+    handover_grace = 0.25
+
     def __init__(self, handler: Callable[[Any], Awaitable[Any]],
                  server: Any) -> None:
         self.handler = handler
@@ -94,6 +99,8 @@ class WebSocket:
         #: the heartbeat detects dead clients; this only backs it up
         self.timeout = 2 * (server.ping_interval + server.ping_timeout)
         self._ws: Any = None
+        self._message: Optional[asyncio.Future] = None
+        self._lost: Optional[asyncio.Future] = None
 
     async def __call__(self, environ: Dict[str, Any]) -> None:
         request = environ['sanic.request']
@@ -121,16 +128,22 @@ class WebSocket:
         # Sanic's recv() loses a message followed at once by a close frame,
         # and misses a close frame that arrives while no recv() waits; so
         # messages are taken from its frame assembler, and the end of the
-        # connection is watched for separately.
-        message = asyncio.ensure_future(self._ws.assembler.get(self.timeout))
-        lost = asyncio.ensure_future(self._ws.wait_for_connection_lost())
-        try:
-            await asyncio.wait([message, lost],
-                               return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            lost.cancel()
-            if not message.done():
-                message.cancel()
+        # connection is watched for separately. A read from the assembler
+        # is never abandoned: cancelling one breaks the assembler for good.
+        if self._message is None:
+            self._message = asyncio.ensure_future(
+                self._ws.assembler.get(self.timeout))
+        if self._lost is None:
+            self._lost = asyncio.ensure_future(
+                self._ws.wait_for_connection_lost())
+        await asyncio.wait([self._message, self._lost],
+                           return_when=asyncio.FIRST_COMPLETED)
+        if not self._message.done():
+            # the connection ended: take the messages still on their way
+            await asyncio.wait([self._message], timeout=self.handover_grace)
+            if not self._message.done():
+                return None
+        message, self._message = self._message, None
         if message.cancelled() or message.exception() is not None:
             return None
         data = message.result()
@@ -139,6 +152,9 @@ class WebSocket:
         return data
 
     async def close(self) -> None:
+        for task in (self._message, self._lost):
+            if task is not None:
+                task.cancel()
         try:
             await self._ws.close()
         except Exception:
