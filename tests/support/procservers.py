@@ -8,6 +8,7 @@ interface of the in-process harness of ``tests/e2e/conftest.py`` (``url``,
 """
 from __future__ import annotations
 
+import fcntl
 import http.client
 import json
 import os
@@ -161,6 +162,10 @@ class RemoteHarness:
         port = None if server in ('eventlet', 'gevent', 'gevent-simple') \
             else free_port()
         self._log = tempfile.TemporaryFile()
+        # the child shares the file offset: append-only writes keep our
+        # reads (which move the offset) from making it overwrite its output
+        fcntl.fcntl(self._log.fileno(), fcntl.F_SETFL, fcntl.fcntl(
+            self._log.fileno(), fcntl.F_GETFL) | os.O_APPEND)
         self.proc = subprocess.Popen(
             command(port), cwd=REPO, env=env, stdin=subprocess.DEVNULL,
             stdout=self._log, stderr=subprocess.STDOUT)
