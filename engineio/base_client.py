@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, List, Optional
 from . import packet
 from ._core import client as core
 from ._core.reasons import ClientReason
-from .base_server import configure_logger
+from .base_server import configure_logger, register_handler
 
 default_logger = logging.getLogger('engineio.client')
 
@@ -131,16 +131,7 @@ class BaseClient:
         ``'disconnect'`` (called with the reason, one of
         :attr:`reason`'s constants).
         """
-        if event not in self.event_names:
-            raise ValueError('Invalid event')
-
-        def set_handler(handler):
-            self.handlers[event] = handler
-            return handler
-
-        if handler is None:
-            return set_handler
-        set_handler(handler)
+        return register_handler(self, event, handler)
 
     def transport(self) -> Optional[str]:
         """The transport in use: ``'polling'``, ``'websocket'`` or None."""

@@ -6,7 +6,7 @@ import importlib
 import logging
 import secrets
 import time
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from . import packet, payload
 from ._core import http
@@ -45,6 +45,23 @@ def call_with_optional_args(handler: Callable[..., Any], *args: Any) -> Any:
     if args and not http.accepts_args(handler, len(args)):
         return handler(*args[:-1])
     return handler(*args)
+
+
+def register_handler(owner: Any, event: str,
+                     handler: Optional[Callable[..., Any]]) -> Any:
+    """``owner.on(event, handler)`` for servers and clients: store the
+    handler, or without one return a decorator that does."""
+    if event not in owner.event_names:
+        raise ValueError('Invalid event')
+
+    def set_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
+        owner.handlers[event] = handler
+        return handler
+
+    if handler is None:
+        return set_handler
+    set_handler(handler)
+    return None
 
 
 class BaseServer:
@@ -143,16 +160,7 @@ class BaseServer:
         ``False`` or a value to reject the connection), ``'message'`` (called
         with ``sid, data``) or ``'disconnect'`` (called with ``sid, reason``).
         """
-        if event not in self.event_names:
-            raise ValueError('Invalid event')
-
-        def set_handler(handler):
-            self.handlers[event] = handler
-            return handler
-
-        if handler is None:
-            return set_handler
-        set_handler(handler)
+        return register_handler(self, event, handler)
 
     def transport(self, sid: str) -> str:
         """The transport of a session: ``'polling'`` or ``'websocket'``."""
@@ -331,17 +339,20 @@ class BaseServer:
         return socket
 
     def _settle_connect(self, socket: Any, ret: Any,
-                        environ: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-        """Act on the connect handler's return value: accept the session
-        (None) or drop it and answer 401 with the returned value."""
+                        environ: Dict[str, Any]
+                        ) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+        """Act on the connect handler's return value: accept the session or
+        drop it and answer 401 with the returned value. Returns (the 401
+        answer or None, the close reason to report when the handler accepted
+        the session but also disconnected it)."""
         if ret is None or ret is True:
-            socket._proto.accept(time.monotonic())
+            closed = socket._proto.accept(time.monotonic())
             self._schedule(socket)
-            return None
+            return None, closed
         socket._proto.discard()
         self._forget_socket(socket)
         return self._finish_response(self._unauthorized(ret or None),
-                                     environ)
+                                     environ), None
 
     def _handshake_headers(self, sid: str) -> List[tuple]:
         cookie = http.sid_cookie(self.cookie, sid)
