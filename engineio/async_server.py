@@ -161,8 +161,10 @@ class AsyncServer(base_server.BaseServer):
     async def _handle_connect(self, environ: Dict[str, Any], transport: str,
                               jsonp_index: Optional[int] = None) -> Any:
         socket = self._open_session(AsyncSocket, transport)
-        r = self._settle_connect(socket, await self._trigger_event(
+        r, closed = self._settle_connect(socket, await self._trigger_event(
             'connect', socket.sid, environ, run_async=False), environ)
+        if closed is not None:
+            await socket._closed(closed)
         if r is None:
             if transport == 'websocket':
                 return await socket.handle_get_request(environ)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from . import exceptions, packet
 from ._core.session import ProtocolViolation
@@ -21,13 +21,18 @@ class AsyncSocket(BaseSocket):
                  ) -> None:
         super().__init__(server, sid, transport)
         self._wakeup = asyncio.Event()
+        #: the WebSocket writer task, while the WebSocket handler runs
+        self._writer: Optional[asyncio.Task] = None
 
     # -- sending and closing ---------------------------------------------------
 
     async def send(self, pkt: packet.Packet) -> None:
         """Queue a packet for the client."""
-        self._queue(pkt)
+        overflow = self._queue(pkt)
         self._wakeup.set()
+        if overflow is not None:
+            await self._closed(overflow.reason)
+            raise exceptions.SocketIsClosedError()
 
     async def _send_ping(self) -> None:
         if self._queue_ping():
@@ -124,9 +129,16 @@ class AsyncSocket(BaseSocket):
             await self._closed(violation.reason)
             raise violation
         try:
-            for pkt in self._decode_post(await self._read_body(environ)):
+            try:
+                body = await asyncio.wait_for(self._read_body(environ),
+                                              self._post_time_left())
+            except asyncio.TimeoutError:
+                self.server.logger.info('%s: POST body too slow', self.sid)
+                raise ValueError('POST body too slow')
+            for pkt in self._decode_post(body):
                 await self.receive(pkt)
-        except Exception:
+        except (Exception, asyncio.CancelledError):
+            # a cancelled POST lost its client (Sanic cancels the request)
             await self._closed(self._fail())
             raise
         finally:
@@ -150,12 +162,14 @@ class AsyncSocket(BaseSocket):
         action, reason = self._timer_step(now)
         if action == 'forget':
             self.server._forget_socket(self)
+            self._abort_websocket()
             return
         if action == 'close':
             await self._closed(reason)
             return
         if action == 'ping':
             await self._send_ping()
+        # 'abort-post': the POST's own read timeout has ended it already
         if action != 'idle':
             self.server._schedule(self)
 
@@ -171,8 +185,8 @@ class AsyncSocket(BaseSocket):
         """Serve this session over the WebSocket ``ws`` until it ends."""
         if not self._proto.upgraded and not await self._join_upgrade(ws):
             return
-        writer = self.server.start_background_task(self._websocket_writer,
-                                                    ws)
+        writer = self._writer = self.server.start_background_task(
+            self._websocket_writer, ws)
         reason = self.server.reason.TRANSPORT_CLOSE
         try:
             while True:
@@ -188,7 +202,13 @@ class AsyncSocket(BaseSocket):
         except Exception as exc:
             reason = self._frame_error_reason(exc)
         await self.close(abort=True, reason=reason)
-        await writer
+        try:
+            await writer
+        except asyncio.CancelledError:
+            if not writer.cancelled():
+                raise  # this task was cancelled, not the writer
+        self._writer = None
+        self._websocket_ended()
 
     async def _join_upgrade(self, ws: Any) -> bool:
         """The probe exchange of a polling -> WebSocket upgrade."""
@@ -205,6 +225,14 @@ class AsyncSocket(BaseSocket):
             return False
         self._wakeup.set()
         return True
+
+    def _abort_websocket(self) -> None:
+        """Stop the WebSocket writer of a session that ended a grace period
+        ago: it is stuck on a client that does not read."""
+        writer = self._writer
+        if writer is not None and not writer.done():
+            self.server.logger.info('%s: aborting the WebSocket', self.sid)
+            writer.cancel()
 
     async def _websocket_writer(self, ws: Any) -> None:
         while True:

@@ -6,7 +6,7 @@ import importlib
 import logging
 import secrets
 import time
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from . import packet, payload
 from ._core import http
@@ -339,17 +339,20 @@ class BaseServer:
         return socket
 
     def _settle_connect(self, socket: Any, ret: Any,
-                        environ: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-        """Act on the connect handler's return value: accept the session
-        (None) or drop it and answer 401 with the returned value."""
+                        environ: Dict[str, Any]
+                        ) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+        """Act on the connect handler's return value: accept the session or
+        drop it and answer 401 with the returned value. Returns (the 401
+        answer or None, the close reason to report when the handler accepted
+        the session but also disconnected it)."""
         if ret is None or ret is True:
-            socket._proto.accept(time.monotonic())
+            closed = socket._proto.accept(time.monotonic())
             self._schedule(socket)
-            return None
+            return None, closed
         socket._proto.discard()
         self._forget_socket(socket)
         return self._finish_response(self._unauthorized(ret or None),
-                                     environ)
+                                     environ), None
 
     def _handshake_headers(self, sid: str) -> List[tuple]:
         cookie = http.sid_cookie(self.cookie, sid)

@@ -16,10 +16,16 @@ from typing import Any, Deque, Dict, List, Optional, Tuple
 from . import exceptions
 from . import packet as packet_mod
 from . import payload as payload_mod
-from ._core.session import ProtocolViolation, ServerSession
+from ._core.session import (OutboxOverflow, ProtocolViolation,
+                            ServerSession, queue_limit)
 
 #: packets a client may send in a POST body
 _POSTABLE = (packet_mod.MESSAGE, packet_mod.PONG, packet_mod.CLOSE)
+
+
+def is_chunked(environ: Dict[str, Any]) -> bool:
+    """Whether the request body comes in HTTP chunks."""
+    return 'chunked' in environ.get('HTTP_TRANSFER_ENCODING', '').lower()
 
 
 class BaseSocket:
@@ -33,8 +39,9 @@ class BaseSocket:
         self.sid = sid
         #: the application's per-session data (see ``Server.session``)
         self.session: Dict[str, Any] = {}
-        self._proto = ServerSession(sid, transport, server.ping_interval,
-                                    server.ping_timeout)
+        self._proto = ServerSession(
+            sid, transport, server.ping_interval, server.ping_timeout,
+            queue_limit(server.max_http_buffer_size))
         self._lock: Any = contextlib.nullcontext()
         self._inbox: Deque[Tuple[str, Any]] = deque()
         self._dispatching = False
@@ -61,12 +68,24 @@ class BaseSocket:
 
     # -- steps -----------------------------------------------------------------
 
-    def _queue(self, pkt: packet_mod.Packet) -> None:
+    def _queue(self, pkt: packet_mod.Packet) -> Optional[OutboxOverflow]:
+        """Queue a packet; SocketIsClosedError if the session is closed. An
+        overflow (returned) means the client fell so far behind that the
+        session was closed instead."""
         self._log_packet('Sending', pkt)
         with self._lock:
-            queued = self._proto.send(pkt)
-        if not queued:
-            raise exceptions.SocketIsClosedError()
+            try:
+                queued = self._proto.send(pkt, time.monotonic())
+            except OutboxOverflow as exc:
+                overflow = exc
+            else:
+                if not queued:
+                    raise exceptions.SocketIsClosedError()
+                return None
+        self.server._log_error_once(
+            '%s: the client does not take the packets sent to it; closing '
+            'the session' % self.sid, 'slow-client')
+        return overflow
 
     def _queue_ping(self) -> bool:
         with self._lock:
@@ -88,12 +107,12 @@ class BaseSocket:
             return self._proto.fail(time.monotonic())
 
     def _after_close(self) -> bool:
-        """Drop or keep the closed socket; True if the disconnect event must
-        wait behind pending message events."""
-        if self._proto.awaits_final_poll:
-            self.server._schedule(self)
-        else:
+        """Drop or keep the closed socket, and schedule the end of its
+        transport; True if the disconnect event must wait behind pending
+        message events."""
+        if not self._proto.awaits_final_poll:
             self.server._forget_socket(self)
+        self.server._schedule(self)
         return self._dispatching or bool(self._inbox)
 
     def _receive_step(self, pkt: packet_mod.Packet) -> Tuple[
@@ -164,6 +183,12 @@ class BaseSocket:
     def _end_post(self) -> None:
         with self._lock:
             self._proto.end_post()
+        self.server._schedule(self)  # the POST's deadline is gone
+
+    def _post_time_left(self) -> float:
+        """Seconds the POST being read has left to deliver its body."""
+        deadline = self._proto.post_deadline
+        return 0.0 if deadline is None else deadline - time.monotonic()
 
     def _decode_post(self, body: bytes) -> List[packet_mod.Packet]:
         """The packets of a POST body; all must be packets a client may
@@ -178,9 +203,10 @@ class BaseSocket:
         return pkts
 
     def _read_limit(self, environ: Dict[str, Any]) -> Optional[int]:
-        """The declared body length, refusing one over the limit."""
+        """The declared body length, refusing one over the limit (None for a
+        chunked body, whose Content-Length, if any, does not count)."""
         length = environ.get('CONTENT_LENGTH')
-        if length in (None, ''):
+        if length in (None, '') or is_chunked(environ):
             return None
         try:
             length = int(length)
@@ -194,9 +220,11 @@ class BaseSocket:
 
     def _timer_step(self, now: float) -> Tuple[str, Optional[str]]:
         """What the session's deadline means: ('forget' | 'ping' | 'close'
-        | 'idle' | 'reschedule', close reason)."""
+        | 'idle' | 'abort-post' | 'reschedule', close reason)."""
         with self._lock:
             proto = self._proto
+            if proto.post_overdue(now):
+                return 'abort-post', None
             if proto.drain_expired(now):
                 return 'forget', None
             if proto.timed_out(now):
@@ -234,6 +262,11 @@ class BaseSocket:
     def _ws_step(self) -> Tuple[List[packet_mod.Packet], bool]:
         with self._lock:
             return self._proto.ws_take(), self._proto.closed
+
+    def _websocket_ended(self) -> None:
+        with self._lock:
+            self._proto.websocket_ended()
+        self.server._schedule(self)  # nothing left to abort
 
     def _frame_error_reason(self, exc: Exception) -> Optional[str]:
         """The close reason for an error while reading WebSocket frames."""

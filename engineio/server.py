@@ -161,8 +161,10 @@ class Server(base_server.BaseServer):
                         start_response: Callable[..., Any], transport: str,
                         jsonp_index: Optional[int] = None) -> Any:
         socket = self._open_session(Socket, transport)
-        r = self._settle_connect(socket, self._trigger_event(
+        r, closed = self._settle_connect(socket, self._trigger_event(
             'connect', socket.sid, environ, run_async=False), environ)
+        if closed is not None:
+            socket._closed(closed)
         if r is None:
             if transport == 'websocket':
                 return socket.handle_get_request(environ, start_response)

@@ -7,7 +7,7 @@ from typing import Any, Dict, List
 
 from . import exceptions, packet
 from ._core.session import ProtocolViolation
-from .base_socket import BaseSocket
+from .base_socket import BaseSocket, is_chunked
 
 _READ_BLOCK = 65536
 #: seconds a message dispatcher waits for the next event before it ends
@@ -22,14 +22,21 @@ class Socket(BaseSocket):
         super().__init__(server, sid, transport)
         self._lock = threading.Lock()
         self._wakeup = server.create_event()
+        #: the WebSocket serving the session, while its handler runs
+        self._websocket: Any = None
+        #: the environ of the POST being read
+        self._post_environ: Any = None
         self._events_ready: Any = None
 
     # -- sending and closing ---------------------------------------------------
 
     def send(self, pkt: packet.Packet) -> None:
         """Queue a packet for the client."""
-        self._queue(pkt)
+        overflow = self._queue(pkt)
         self._wakeup.set()
+        if overflow is not None:
+            self._closed(overflow.reason)
+            raise exceptions.SocketIsClosedError()
 
     def _send_ping(self) -> None:
         if self._queue_ping():
@@ -135,6 +142,7 @@ class Socket(BaseSocket):
         if violation is not None:
             self._closed(violation.reason)
             raise violation
+        self._post_environ = environ
         try:
             for pkt in self._decode_post(self._read_body(environ)):
                 self.receive(pkt)
@@ -142,6 +150,7 @@ class Socket(BaseSocket):
             self._closed(self._fail())
             raise
         finally:
+            self._post_environ = None
             self._end_post()
 
     def _read_body(self, environ: Dict[str, Any]) -> bytes:
@@ -152,8 +161,9 @@ class Socket(BaseSocket):
             if len(body) != length:
                 raise ValueError('body shorter than its Content-Length')
             return body
-        if not environ.get('wsgi.input_terminated'):
-            return b''
+        if not environ.get('wsgi.input_terminated') and \
+                not is_chunked(environ):
+            return b''  # neither a length nor a chunked body: no body
         limit = self.server.max_http_buffer_size
         chunks = []
         size = 0
@@ -173,14 +183,25 @@ class Socket(BaseSocket):
         action, reason = self._timer_step(now)
         if action == 'forget':
             self.server._forget_socket(self)
+            self._abort_websocket()
             return
         if action == 'close':
             self._closed(reason)
             return
         if action == 'ping':
             self._send_ping()
+        elif action == 'abort-post':
+            self._abort_post()
         if action != 'idle':
             self.server._schedule(self)
+
+    def _abort_post(self) -> None:
+        """Cut the connection of a POST whose body is late: its blocked read
+        fails, and the session with it."""
+        environ = self._post_environ
+        if environ is not None:
+            self.server.logger.info('%s: POST body too slow', self.sid)
+            self.server._async['abort_request'](environ)
 
     # -- WebSocket -------------------------------------------------------------
 
@@ -196,6 +217,7 @@ class Socket(BaseSocket):
         """Serve this session over the WebSocket ``ws`` until it ends."""
         if not self._proto.upgraded and not self._join_upgrade(ws):
             return []
+        self._websocket = ws
         writer = self.server.start_background_task(self._websocket_writer,
                                                     ws)
         reason = self.server.reason.TRANSPORT_CLOSE
@@ -211,6 +233,8 @@ class Socket(BaseSocket):
             reason = self._frame_error_reason(exc)
         self.close(abort=True, reason=reason)
         writer.join()
+        self._websocket = None
+        self._websocket_ended()
         return []
 
     def _join_upgrade(self, ws: Any) -> bool:
@@ -228,6 +252,14 @@ class Socket(BaseSocket):
             return False
         self._wakeup.set()
         return True
+
+    def _abort_websocket(self) -> None:
+        """Drop the WebSocket of a session that ended a grace period ago:
+        its writer is stuck on a client that does not read."""
+        ws = self._websocket
+        if ws is not None:
+            self.server.logger.info('%s: aborting the WebSocket', self.sid)
+            ws.abort()
 
     def _websocket_writer(self, ws: Any) -> None:
         while True:

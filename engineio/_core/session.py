@@ -8,9 +8,12 @@ calls the application's ``connect`` handler and either :meth:`accept` s or
 heartbeat and can be closed with a reason.
 
 Outgoing packets wait in :attr:`outbox` until the transport takes them: a
-polling GET takes all of them at once (:meth:`take`), a WebSocket writer
-takes them as they come. Incoming packets are fed to :meth:`receive`, which
-returns what the application must be told (messages) and changes the state.
+polling GET takes all of them at once (:meth:`poll_take`), a WebSocket
+writer takes them as they come (:meth:`ws_take`). Queued messages are
+bounded (see :func:`queue_limit`): a peer that does not take what it is
+sent costs its session, not the server's memory. Incoming packets are fed to
+:meth:`receive`, which returns what the application must be told (messages)
+and changes the state.
 
 Time is always an argument (``now``, in seconds from any monotonic clock),
 so the heartbeat can be tested without sleeping. :meth:`deadline` tells the
@@ -41,6 +44,11 @@ PROBING = 'probing'      # a WebSocket is open, waiting for "2probe"
 PROBED = 'probed'        # "3probe" sent, waiting for "5"
 UPGRADED = 'upgraded'
 
+#: queued messages may take this many times ``max_http_buffer_size``, and
+#: at least QUEUE_LIMIT_MIN bytes
+QUEUE_LIMIT_FACTOR = 10
+QUEUE_LIMIT_MIN = 1 << 20
+
 _CLOSE_PACKET = Packet(CLOSE)
 _NOOP_PACKET = Packet(NOOP)
 _PROBE_ANSWER = Packet(PONG, 'probe')
@@ -63,11 +71,33 @@ class PollOverlap(ProtocolViolation):
     """A second GET arrived while one was waiting on the same session."""
 
 
+class OutboxOverflow(Exception):
+    """The peer does not take its packets: the queue outgrew its limit.
+
+    The session has been closed (without a CLOSE packet: the peer is not
+    reading) and its queue dropped; :attr:`reason` is the close reason to
+    report (None if there is none to report).
+    """
+
+    def __init__(self, reason: Optional[str]) -> None:
+        super().__init__('outgoing queue over its limit')
+        self.reason = reason
+
+
+def queue_limit(max_http_buffer_size: Optional[int]) -> Optional[int]:
+    """Bytes of messages a session may hold for its peer (None: no limit),
+    from the server's ``max_http_buffer_size``."""
+    if not max_http_buffer_size:
+        return None
+    return max(QUEUE_LIMIT_FACTOR * max_http_buffer_size, QUEUE_LIMIT_MIN)
+
+
 class ServerSession:
     """Protocol state of one server-side session."""
 
     def __init__(self, sid: str, transport: str, ping_interval: float,
-                 ping_timeout: float) -> None:
+                 ping_timeout: float,
+                 max_queued: Optional[int] = None) -> None:
         self.sid = sid
         #: 'polling' or 'websocket'
         self.transport = transport
@@ -77,13 +107,20 @@ class ServerSession:
         self.upgrade_state: Optional[str] = (
             UPGRADED if transport == 'websocket' else NOT_UPGRADING)
         self.outbox: Deque[Packet] = deque()
+        #: size of the messages in :attr:`outbox`, and its bound (None: none)
+        self.queued_bytes = 0
+        self.max_queued = max_queued
         #: why the session closed, once closed
         self.close_reason: Optional[str] = None
         self.poll_waiting = False
         self.post_active = False
+        #: the body of the POST being read must have arrived by then
+        self.post_deadline: Optional[float] = None
         self.next_ping_at: Optional[float] = None
         self.pong_deadline: Optional[float] = None
-        #: a closed polling session waits this long for its last GET
+        #: a closed session's transport has until then to deliver its last
+        #: packets (a polling session waits for its last GET; a WebSocket
+        #: is aborted by the shell if it has not ended by then)
         self.drain_deadline: Optional[float] = None
 
     # -- lifecycle ---------------------------------------------------------
@@ -104,16 +141,23 @@ class ServerSession:
     def upgrading(self) -> bool:
         return self.upgrade_state in (PROBING, PROBED)
 
-    def accept(self, now: float) -> None:
-        """The application accepted the connection: start the heartbeat."""
+    def accept(self, now: float) -> Optional[str]:
+        """The application accepted the connection: start the heartbeat.
+
+        Returns the close reason to report when the session was closed while
+        the application was deciding (its ``connect`` handler disconnected
+        it), None otherwise.
+        """
         if self.state == OPENING:
             self.state = OPEN
             self.next_ping_at = now + self.ping_interval
+            return None
+        return self.close_reason
 
     def discard(self) -> None:
         """The application refused the connection; no event is reported."""
         self.state = CLOSED
-        self.outbox.clear()
+        self._drop_queue()
 
     def close(self, reason: str, now: float = 0.0,
               notify_peer: bool = True) -> Optional[str]:
@@ -133,9 +177,10 @@ class ServerSession:
             self.outbox.append(_CLOSE_PACKET)
         elif self.poll_waiting:
             self.outbox.append(_NOOP_PACKET)
-        if self.transport == 'polling' and self.outbox and \
-                not self.poll_waiting:
-            # keep the session reachable so the next GET gets the CLOSE
+        if self.transport == 'websocket' or (
+                self.outbox and not self.poll_waiting):
+            # keep a polling session reachable so the next GET gets the
+            # CLOSE; give a WebSocket as long to flush and end
             self.drain_deadline = now + self.ping_timeout
         return reason if was_open else None
 
@@ -161,12 +206,34 @@ class ServerSession:
 
     # -- sending -----------------------------------------------------------
 
-    def send(self, pkt: Packet) -> bool:
-        """Queue a packet for the peer. False if the session is closed."""
+    def send(self, pkt: Packet, now: float = 0.0) -> bool:
+        """Queue a packet for the peer. False if the session is closed.
+
+        A message that would take the queued messages over
+        :attr:`max_queued` bytes (one message alone always fits) closes the
+        session with ``transport error`` and raises :class:`OutboxOverflow`.
+        """
         if self.state == CLOSED:
             return False
+        if pkt.packet_type == MESSAGE and self.max_queued is not None:
+            size = len(pkt.encode())
+            if self.queued_bytes and \
+                    self.queued_bytes + size > self.max_queued:
+                self._drop_queue()
+                raise OutboxOverflow(self.close(Reason.TRANSPORT_ERROR, now,
+                                                notify_peer=False))
+            self.queued_bytes += size
         self.outbox.append(pkt)
         return True
+
+    def _take_queue(self) -> List[Packet]:
+        pkts = list(self.outbox)
+        self._drop_queue()
+        return pkts
+
+    def _drop_queue(self) -> None:
+        self.outbox.clear()
+        self.queued_bytes = 0
 
     def poll_take(self) -> List[Packet]:
         """Packets for a polling GET answer (may be empty: keep waiting).
@@ -177,8 +244,7 @@ class ServerSession:
         if self.upgrade_state == UPGRADED or (
                 self.upgrade_state == PROBED and self.state != CLOSED):
             return [_NOOP_PACKET]
-        pkts = list(self.outbox)
-        self.outbox.clear()
+        pkts = self._take_queue()
         if self.state == CLOSED:
             self.drain_deadline = None
         return pkts
@@ -187,19 +253,22 @@ class ServerSession:
         """Packets for the WebSocket writer (only once upgraded)."""
         if self.upgrade_state != UPGRADED:
             return []
-        pkts = list(self.outbox)
-        self.outbox.clear()
-        return pkts
+        return self._take_queue()
 
     # -- heartbeat ---------------------------------------------------------
 
     def deadline(self) -> Optional[float]:
-        """When :meth:`tick` must be called next (None: never)."""
+        """When the shell must look at the session next (None: never)."""
         if self.state == CLOSED:
-            return self.drain_deadline
-        if self.pong_deadline is not None:
-            return self.pong_deadline
-        return self.next_ping_at
+            due = self.drain_deadline
+        elif self.pong_deadline is not None:
+            due = self.pong_deadline
+        else:
+            due = self.next_ping_at
+        if self.post_deadline is not None and (
+                due is None or self.post_deadline < due):
+            return self.post_deadline
+        return due
 
     def ping_due(self, now: float) -> bool:
         return (self.state == OPEN and self.pong_deadline is None and
@@ -214,11 +283,17 @@ class ServerSession:
         self.next_ping_at = None
         self.pong_deadline = now + self.ping_timeout
 
+    def websocket_ended(self) -> None:
+        """The WebSocket of the closed session has ended: its grace period
+        (:attr:`drain_deadline`) is over early."""
+        if self.state == CLOSED and self.transport == 'websocket':
+            self.drain_deadline = None
+
     def drain_expired(self, now: float) -> bool:
         if self.state == CLOSED and self.drain_deadline is not None and \
                 now >= self.drain_deadline:
             self.drain_deadline = None
-            self.outbox.clear()
+            self._drop_queue()
             return True
         return False
 
@@ -239,9 +314,21 @@ class ServerSession:
             raise ProtocolViolation('overlapping POST requests',
                                     self.fail(now))
         self.post_active = True
+        # a client sends its body at once: one heartbeat period is plenty
+        self.post_deadline = now + self.ping_interval + self.ping_timeout
 
     def end_post(self) -> None:
         self.post_active = False
+        self.post_deadline = None
+
+    def post_overdue(self, now: float) -> bool:
+        """The body of the POST being read is late: the shell drops the
+        request (a client trickling its body must not hold it for ever).
+        True once per POST."""
+        if self.post_deadline is not None and now >= self.post_deadline:
+            self.post_deadline = None
+            return True
+        return False
 
     # -- receiving -----------------------------------------------------------
 
@@ -287,7 +374,7 @@ class ServerSession:
         when the frame is not a probe (the upgrade is abandoned).
         """
         if self.upgrade_state != PROBING or pkt.packet_type != PING or \
-                pkt.data != 'probe':
+                pkt.data != 'probe' or self.state != OPEN:
             self.abandon_upgrade()
             return None
         self.upgrade_state = PROBED

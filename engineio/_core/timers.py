@@ -3,7 +3,9 @@
 One background task per server serves every session's heartbeat: it sleeps
 until :meth:`TimerQueue.next_time`, then handles :meth:`TimerQueue.pop_due`.
 Each key has at most one live deadline; rescheduling leaves the old heap
-entry behind, and it is skipped when it comes up.
+entry behind, and it is skipped when it comes up. When stale entries
+outnumber the live ones the heap is rebuilt, so that the keys of sessions
+that ended are not kept alive until their old deadlines.
 """
 from __future__ import annotations
 
@@ -30,13 +32,23 @@ class TimerQueue:
         sleeping timer task must be woken to sleep less.
         """
         if when is None:
-            self._when.pop(key, None)
+            if self._when.pop(key, None) is not None:
+                self._compact()
             return False
         if self._when.get(key) == when:
             return False
         self._when[key] = when
         heapq.heappush(self._heap, (when, next(self._order), key))
+        self._compact()
         return self._heap[0][0] == when
+
+    def _compact(self) -> None:
+        """Rebuild the heap from the live deadlines once stale entries are
+        the majority (amortised constant time per call)."""
+        if len(self._heap) > 2 * len(self._when) + 64:
+            self._heap = [(when, next(self._order), key)
+                          for key, when in self._when.items()]
+            heapq.heapify(self._heap)
 
     def pop_due(self, now: float) -> List[Any]:
         """Remove and return the keys whose deadline is ``now`` or earlier."""

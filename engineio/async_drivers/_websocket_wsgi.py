@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import socket
+import socket
 from typing import Any, Callable, Dict, Optional
 
 import simple_websocket
@@ -34,7 +35,8 @@ class SimpleWebSocketWSGI:
     """A WSGI application that runs ``handler(ws)`` on a WebSocket.
 
     ``ws`` offers ``send(data)``, ``wait()`` (the next message, or None when
-    the connection ended or stayed silent for two heartbeat periods) and ``close()``.
+    the connection ended or stayed silent for two heartbeat periods),
+    ``close()`` and ``abort()``.
     """
 
     def __init__(self, handler: Callable[[Any], Any], server: Any,
@@ -104,3 +106,29 @@ class SimpleWebSocketWSGI:
             return self.ws.receive(timeout=self.timeout)
         except simple_websocket.ConnectionClosed:
             return None
+
+    def abort(self) -> None:
+        """Drop the connection at once: a blocked send or read fails."""
+        shutdown(self.ws.sock)
+
+
+def abort_request(environ: Dict[str, Any]) -> None:
+    """Cut the client connection of a WSGI request, where the server tells
+    which it is (werkzeug, gunicorn, eventlet, gevent): a blocked read of
+    its body fails."""
+    sock = environ.get('werkzeug.socket') or environ.get('gunicorn.socket')
+    if sock is None and 'eventlet.input' in environ:
+        sock = environ['eventlet.input'].get_socket()
+    if sock is None:  # gevent: the socket under the input's file
+        rfile = getattr(environ.get('wsgi.input'), 'rfile', None)
+        sock = getattr(getattr(rfile, 'raw', None), '_sock', None)
+    if sock is not None:
+        shutdown(sock)
+
+
+def shutdown(sock: Any) -> None:
+    """Shut a connection's socket down for both directions, if still open."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass

@@ -169,13 +169,17 @@ class WebSocket:
         return data
 
     async def close(self, code: int = 1000) -> None:
+        """Close the WebSocket; given up on after the read timeout when the
+        ASGI server cannot send (a client that does not read)."""
         if self._closed:
             return
         self._closed = True
         try:
-            await self._send({'type': 'websocket.close', 'code': code})
+            await asyncio.wait_for(
+                self._send({'type': 'websocket.close', 'code': code}),
+                self.timeout)
         except Exception:
-            pass  # already closed by the client
+            pass  # already closed by the client, or not reading
 
 
 async def _call_hook(hook: Callable[[], Any]) -> None:

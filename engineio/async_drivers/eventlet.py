@@ -4,7 +4,9 @@ from eventlet.green.threading import Event
 from eventlet.queue import Empty, Queue
 from eventlet.websocket import WebSocketWSGI as _EventletWebSocketWSGI
 
-from engineio.async_drivers._websocket_wsgi import backup_read_timeout
+from engineio.async_drivers._websocket_wsgi import (abort_request,
+                                                   backup_read_timeout,
+                                                   shutdown)
 
 
 class EventletThread:
@@ -24,6 +26,26 @@ class EventletThread:
             return self.green_thread.wait()
 
 
+class _WebSocket:
+    """eventlet's WebSocket, with ``abort()``."""
+
+    def __init__(self, ws):
+        self.ws = ws
+
+    def send(self, message):
+        return self.ws.send(message)
+
+    def wait(self):
+        return self.ws.wait()
+
+    def close(self):
+        return self.ws.close()
+
+    def abort(self):
+        """Drop the connection at once: a blocked send or read fails."""
+        shutdown(self.ws.socket)
+
+
 class WebSocketWSGI(_EventletWebSocketWSGI):
     """eventlet's WebSocket application, limited to the server's maximum
     message size, with a read timeout backing up the heartbeat."""
@@ -35,7 +57,7 @@ class WebSocketWSGI(_EventletWebSocketWSGI):
             sock = getattr(ws, 'socket', None)
             if sock is not None:
                 sock.settimeout(backup_read_timeout(server))
-            return handler(ws)
+            return handler(_WebSocket(ws))
 
         try:
             super().__init__(run,
@@ -57,5 +79,6 @@ _async = {
     'queue_empty': Empty,
     'event': Event,
     'websocket': WebSocketWSGI,
+    'abort_request': abort_request,
     'sleep': sleep,
 }

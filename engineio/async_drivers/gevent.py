@@ -7,7 +7,8 @@ import gevent.event
 import gevent.queue
 import gevent.selectors
 
-from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
+from engineio.async_drivers._websocket_wsgi import (SimpleWebSocketWSGI,
+                                                   abort_request, shutdown)
 
 try:
     import geventwebsocket  # noqa: F401
@@ -56,6 +57,10 @@ class GeventWebSocket:
     def wait(self):
         return self._ws.receive()
 
+    def abort(self):
+        """Drop the connection at once: a blocked send or read fails."""
+        shutdown(self._ws.handler.socket)
+
 
 def no_delay(environ):
     """Turn off Nagle's algorithm on the request's connection: pywsgi
@@ -77,6 +82,7 @@ _async = {
     'queue_empty': gevent.queue.Empty,
     'event': gevent.event.Event,
     'websocket': GeventWebSocket if geventwebsocket else GeventSimpleWebSocket,
+    'abort_request': abort_request,
     'sleep': gevent.sleep,
     'prepare_request': no_delay,
 }

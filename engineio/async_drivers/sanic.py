@@ -156,9 +156,11 @@ class WebSocket:
             if task is not None:
                 task.cancel()
         try:
-            await self._ws.close()
+            # bounded: Sanic cannot send the close frame to a client that
+            # does not read
+            await asyncio.wait_for(self._ws.close(), self.timeout)
         except Exception:
-            pass  # already closed
+            pass  # already closed, or not reading
 
 
 _async = {

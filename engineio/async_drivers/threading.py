@@ -3,7 +3,8 @@ import queue
 import threading
 import time
 
-from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
+from engineio.async_drivers._websocket_wsgi import (SimpleWebSocketWSGI,
+                                                   abort_request)
 
 
 class DaemonThread(threading.Thread):
@@ -19,5 +20,6 @@ _async = {
     'queue_empty': queue.Empty,
     'event': threading.Event,
     'websocket': SimpleWebSocketWSGI,
+    'abort_request': abort_request,
     'sleep': time.sleep,
 }

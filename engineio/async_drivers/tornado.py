@@ -33,6 +33,9 @@ def get_tornado_handler(engineio_server: Any) -> type:
             self.eio_body_room = engineio_server.max_http_buffer_size + 1
             self.eio_request: Optional[asyncio.Future] = None
             self.eio_messages: asyncio.Queue = asyncio.Queue()
+            # set once the server is done with the WebSocket: tornado goes
+            # on reading until the closing handshake ends
+            self.eio_done = False
             self.eio_opened = asyncio.Event()
 
         def prepare(self) -> None:
@@ -63,7 +66,8 @@ def get_tornado_handler(engineio_server: Any) -> type:
             self.eio_opened.set()
 
         def on_message(self, message: Any) -> None:
-            self.eio_messages.put_nowait(message)
+            if not self.eio_done:
+                self.eio_messages.put_nowait(message)
 
         def on_close(self) -> None:
             self.eio_messages.put_nowait(None)
@@ -162,8 +166,12 @@ class WebSocket:
 
     async def send(self, data: Any) -> None:
         try:
-            await self.tornado_handler.write_message(
+            write = self.tornado_handler.write_message(
                 data, binary=not isinstance(data, str))
+            # a writer stopped in the middle (its client does not read) must
+            # not cancel tornado's own write, which would log an error
+            write.add_done_callback(_seen)
+            await asyncio.shield(write)
         except Exception as exc:
             raise exceptions.EngineIOError('WebSocket send failed: %r' % exc)
 
@@ -178,7 +186,14 @@ class WebSocket:
             return None
 
     async def close(self) -> None:
+        self.tornado_handler.eio_done = True
         self.tornado_handler.close()
+
+
+def _seen(future: 'asyncio.Future[Any]') -> None:
+    """Take a finished future's outcome, so that none is logged as lost."""
+    if not future.cancelled():
+        future.exception()
 
 
 _async = {
