@@ -23,16 +23,53 @@ class AsyncSocket(BaseSocket):
         self._wakeup = asyncio.Event()
         #: the WebSocket writer task, while the WebSocket handler runs
         self._writer: Optional[asyncio.Task] = None
+        #: the open WebSocket, once upgraded
+        self._ws: Any = None
+        #: the task that reads the WebSocket and the one that runs this
+        #: session's handlers: they may write to the WebSocket themselves
+        self._reader: Optional[asyncio.Task] = None
+        self._dispatcher: Optional[asyncio.Task] = None
+        #: the task writing to the WebSocket now, if any (one at a time)
+        self._writing: Optional[asyncio.Task] = None
+        self._write_aborted = False
 
     # -- sending and closing ---------------------------------------------------
 
     async def send(self, pkt: packet.Packet) -> None:
         """Queue a packet for the client."""
         overflow = self._queue(pkt)
-        self._wakeup.set()
         if overflow is not None:
+            self._wakeup.set()
             await self._closed(overflow.reason)
             raise exceptions.SocketIsClosedError()
+        if self._writing is None and self._ws is not None:
+            task = asyncio.current_task()
+            if task is self._dispatcher or task is self._reader:
+                # a reply from this session's own handler: written at once,
+                # saving the hand-off to the writer task (a client that does
+                # not read slows down only its own handlers)
+                await self._write_now(task)
+                return
+        self._wakeup.set()
+
+    async def _write_now(self, task: asyncio.Task) -> None:
+        ws = self._ws
+        self._writing = task
+        try:
+            for pkt in self._ws_step()[0]:
+                await ws.send(pkt.encode())
+        except asyncio.CancelledError:
+            if not self._write_aborted:
+                raise
+            uncancel = getattr(task, 'uncancel', None)
+            if uncancel is not None:
+                uncancel()
+        except Exception:
+            pass  # a broken connection: the reader sees it and closes
+        finally:
+            self._writing = None
+        if self._proto.closed or self._proto.outbox:
+            self._wakeup.set()  # the writer takes it from here
 
     async def _send_ping(self) -> None:
         if self._queue_ping():
@@ -71,22 +108,31 @@ class AsyncSocket(BaseSocket):
             if reason is None:
                 self.server._schedule(self)
         elif self.server.async_handlers:
-            self._dispatch(('message', message.data))
+            try:
+                self._dispatch(('message', message.data),
+                               self._message_size(message))
+            except ProtocolViolation as exc:  # too many waiting messages
+                await self._closed(exc.reason)
+                raise
         else:
             await self.server._trigger_event('message', self.sid,
                                              message.data, run_async=False)
 
-    def _dispatch(self, event: tuple) -> None:
+    def _dispatch(self, event: tuple, size: int = 0) -> None:
         """Run handlers in a background task, one at a time, in order."""
-        if self._enqueue_event(event):
+        if self._enqueue_event(event, size):
             self.server.start_background_task(self._dispatch_events)
 
     async def _dispatch_events(self) -> None:
-        event = self._next_event()
-        while event is not None:
-            await self.server._trigger_event(event[0], self.sid, event[1],
-                                             run_async=False)
+        self._dispatcher = asyncio.current_task()
+        try:
             event = self._next_event()
+            while event is not None:
+                await self.server._trigger_event(event[0], self.sid, event[1],
+                                                 run_async=False)
+                event = self._next_event()
+        finally:
+            self._dispatcher = None
 
     # -- polling ---------------------------------------------------------------
 
@@ -187,6 +233,7 @@ class AsyncSocket(BaseSocket):
             return
         writer = self._writer = self.server.start_background_task(
             self._websocket_writer, ws)
+        self._ws, self._reader = ws, asyncio.current_task()
         reason = self.server.reason.TRANSPORT_CLOSE
         try:
             while True:
@@ -201,6 +248,7 @@ class AsyncSocket(BaseSocket):
             raise
         except Exception as exc:
             reason = self._frame_error_reason(exc)
+        self._ws = self._reader = None
         await self.close(abort=True, reason=reason)
         try:
             await writer
@@ -233,16 +281,26 @@ class AsyncSocket(BaseSocket):
         if writer is not None and not writer.done():
             self.server.logger.info('%s: aborting the WebSocket', self.sid)
             writer.cancel()
+        if self._writing is not None and self._writing is not writer:
+            self._write_aborted = True  # a handler stuck writing: free it
+            self._writing.cancel()
 
     async def _websocket_writer(self, ws: Any) -> None:
         while True:
             self._wakeup.clear()
-            pkts, closed = self._ws_step()
+            if self._writing is not None:
+                # a handler is writing; it wakes this task when done
+                await self._wakeup.wait()
+                continue
+            self._writing = self._writer
             try:
+                pkts, closed = self._ws_step()
                 for pkt in pkts:
                     await ws.send(pkt.encode())
             except Exception:
                 break
+            finally:
+                self._writing = None
             if closed:
                 break
             await self._wakeup.wait()

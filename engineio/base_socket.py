@@ -43,7 +43,9 @@ class BaseSocket:
             sid, transport, server.ping_interval, server.ping_timeout,
             queue_limit(server.max_http_buffer_size))
         self._lock: Any = contextlib.nullcontext()
-        self._inbox: Deque[Tuple[str, Any]] = deque()
+        #: events for the dispatcher: (name, data, size in bytes)
+        self._inbox: Deque[Tuple[str, Any, int]] = deque()
+        self._inbox_bytes = 0
         self._dispatching = False
 
     @property
@@ -127,17 +129,32 @@ class BaseSocket:
                 if self._proto.closed and not was_closed else None
         return message, reason
 
-    def _enqueue_event(self, event: Tuple[str, Any]) -> bool:
-        """Add an event for the dispatcher; True if one must be started."""
+    def _enqueue_event(self, event: Tuple[str, Any], size: int = 0) -> bool:
+        """Add an event for the dispatcher; True if one must be started.
+
+        ``size`` is the message's size: when the messages waiting for the
+        handlers would outgrow the session's queue limit, the session is
+        closed (``transport error``) and ProtocolViolation raised.
+        """
         with self._lock:
-            self._inbox.append(event)
-            if self._dispatching:
-                return False
-            self._dispatching = True
-            return True
+            limit = self._proto.max_queued
+            if not (size and limit is not None and self._inbox_bytes and
+                    self._inbox_bytes + size > limit):
+                self._inbox.append((event[0], event[1], size))
+                self._inbox_bytes += size
+                if self._dispatching:
+                    return False
+                self._dispatching = True
+                return True
+        self.server._log_error_once(
+            '%s: the client sends faster than its handlers take the '
+            'messages; closing the session' % self.sid, 'fast-client')
+        reason = self._begin_close(self.server.reason.TRANSPORT_ERROR,
+                                   abort=True)
+        raise ProtocolViolation('incoming queue over its limit', reason)
 
     def _next_event(self, stop_when_empty: bool = True
-                    ) -> Optional[Tuple[str, Any]]:
+                    ) -> Optional[Tuple[str, Any, int]]:
         """The next event for the dispatcher, or None when there is none
         (then the dispatcher is done, unless ``stop_when_empty`` is
         false)."""
@@ -146,7 +163,9 @@ class BaseSocket:
                 if stop_when_empty:
                     self._dispatching = False
                 return None
-            return self._inbox.popleft()
+            event = self._inbox.popleft()
+            self._inbox_bytes -= event[2]
+            return event
 
     def _start_poll(self) -> Optional[ProtocolViolation]:
         """Register a GET; a violation if it was one GET too many."""
@@ -281,6 +300,13 @@ class BaseSocket:
             return self.server.reason.TRANSPORT_ERROR
         self.server.logger.info('%s: WebSocket ended: %r', self.sid, exc)
         return self.server.reason.TRANSPORT_CLOSE
+
+    @staticmethod
+    def _message_size(message: packet_mod.Packet) -> int:
+        data = message.data
+        if isinstance(data, (str, bytes, bytearray)):
+            return len(data)
+        return len(message.encode())
 
     def _decode_frame(self, data: Any) -> packet_mod.Packet:
         if data is None:

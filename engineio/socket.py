@@ -27,16 +27,54 @@ class Socket(BaseSocket):
         #: the environ of the POST being read
         self._post_environ: Any = None
         self._events_ready: Any = None
+        #: identifies the running thread (or green thread)
+        self._current = server._async.get('current', threading.get_ident)
+        #: the threads that read the WebSocket and run this session's
+        #: handlers: they may write to the WebSocket themselves
+        self._reader: Any = None
+        self._dispatcher: Any = None
+        #: whether a thread is writing to the WebSocket (one at a time)
+        self._writing = False
 
     # -- sending and closing ---------------------------------------------------
 
     def send(self, pkt: packet.Packet) -> None:
         """Queue a packet for the client."""
         overflow = self._queue(pkt)
-        self._wakeup.set()
         if overflow is not None:
+            self._wakeup.set()
             self._closed(overflow.reason)
             raise exceptions.SocketIsClosedError()
+        ws = self._websocket
+        if ws is not None and not self._writing:
+            current = self._current()
+            if (current == self._dispatcher or current == self._reader) \
+                    and self._write_now(ws):
+                return
+        self._wakeup.set()
+
+    def _write_now(self, ws: Any) -> bool:
+        """Write the queued packets from this thread: a reply from this
+        session's own handler skips the hand-off to the writer (a client
+        that does not read slows down only its own handlers). False if
+        another thread is writing."""
+        with self._lock:
+            if self._writing:
+                return False
+            self._writing = True
+            pkts = self._proto.ws_take()
+        try:
+            for pkt in pkts:
+                ws.send(pkt.encode())
+        except Exception:
+            pass  # a broken connection: the reader sees it and closes
+        finally:
+            with self._lock:
+                self._writing = False
+                handover = self._proto.closed or bool(self._proto.outbox)
+        if handover:
+            self._wakeup.set()  # the writer takes it from here
+        return True
 
     def _send_ping(self) -> None:
         if self._queue_ping():
@@ -75,14 +113,19 @@ class Socket(BaseSocket):
             if reason is None:
                 self.server._schedule(self)
         elif self.server.async_handlers:
-            self._dispatch(('message', message.data))
+            try:
+                self._dispatch(('message', message.data),
+                               self._message_size(message))
+            except ProtocolViolation as exc:  # too many waiting messages
+                self._closed(exc.reason)
+                raise
         else:
             self.server._trigger_event('message', self.sid, message.data,
                                        run_async=False)
 
-    def _dispatch(self, event: tuple) -> None:
+    def _dispatch(self, event: tuple, size: int = 0) -> None:
         """Run handlers in a background task, one at a time, in order."""
-        if self._enqueue_event(event):
+        if self._enqueue_event(event, size):
             if self._events_ready is None:
                 self._events_ready = self.server.create_event()
             self.server.start_background_task(self._dispatch_events)
@@ -93,17 +136,21 @@ class Socket(BaseSocket):
         """Call handlers until no event came for a while: a busy client
         keeps one dispatcher instead of starting one per message."""
         ready = self._events_ready
-        while True:
-            ready.clear()
-            event = self._next_event(stop_when_empty=False)
-            if event is None:
-                if ready.wait(DISPATCHER_LINGER):
-                    continue
-                event = self._next_event()
+        self._dispatcher = self._current()
+        try:
+            while True:
+                ready.clear()
+                event = self._next_event(stop_when_empty=False)
                 if event is None:
-                    return
-            self.server._trigger_event(event[0], self.sid, event[1],
-                                       run_async=False)
+                    if ready.wait(DISPATCHER_LINGER):
+                        continue
+                    event = self._next_event()
+                    if event is None:
+                        return
+                self.server._trigger_event(event[0], self.sid, event[1],
+                                           run_async=False)
+        finally:
+            self._dispatcher = None
 
     # -- polling ---------------------------------------------------------------
 
@@ -217,6 +264,7 @@ class Socket(BaseSocket):
         """Serve this session over the WebSocket ``ws`` until it ends."""
         if not self._proto.upgraded and not self._join_upgrade(ws):
             return []
+        self._reader = self._current()
         self._websocket = ws
         writer = self.server.start_background_task(self._websocket_writer,
                                                     ws)
@@ -231,6 +279,7 @@ class Socket(BaseSocket):
                     break
         except Exception as exc:
             reason = self._frame_error_reason(exc)
+        self._reader = None
         self.close(abort=True, reason=reason)
         writer.join()
         self._websocket = None
@@ -264,12 +313,22 @@ class Socket(BaseSocket):
     def _websocket_writer(self, ws: Any) -> None:
         while True:
             self._wakeup.clear()
-            pkts, closed = self._ws_step()
+            with self._lock:
+                busy = self._writing
+                if not busy:
+                    self._writing = True
+                    pkts, closed = self._proto.ws_take(), self._proto.closed
+            if busy:  # a handler is writing; it wakes this thread when done
+                self._wakeup.wait()
+                continue
             try:
                 for pkt in pkts:
                     ws.send(pkt.encode())
             except Exception:
                 break
+            finally:
+                with self._lock:
+                    self._writing = False
             if closed:
                 break
             self._wakeup.wait()

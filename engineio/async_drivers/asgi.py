@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from engineio import exceptions
 from engineio.async_drivers._environ import ChunkReader, make_environ
+from engineio.async_drivers._read_deadline import ReadDeadline
 from engineio.static_files import get_static_file
 
 Scope = Dict[str, Any]
@@ -121,6 +122,7 @@ class WebSocket:
         self.server = server
         #: the heartbeat detects dead clients; this only backs it up
         self.timeout = 2 * (server.ping_interval + server.ping_timeout)
+        self._read_deadline = ReadDeadline(self.timeout)
         self._receive: Optional[Receive] = None
         self._send: Optional[Send] = None
         self._closed = False
@@ -132,7 +134,10 @@ class WebSocket:
             await self._send({'type': 'websocket.accept'})
         except Exception:
             self._closed = True  # the client is gone: the handler sees that
-        await self.handler(self)
+        try:
+            await self.handler(self)
+        finally:
+            self._read_deadline.stop()
         await self.close()
 
     async def send(self, data: Any) -> None:
@@ -152,7 +157,7 @@ class WebSocket:
         if self._closed:
             return None
         try:
-            event = await asyncio.wait_for(self._receive(), self.timeout)
+            event = await self._read_deadline.read(self._receive())
         except asyncio.TimeoutError:
             await self.close()
             return None

@@ -1,5 +1,5 @@
 """The ``eventlet`` async mode: green threads and eventlet's WebSocket."""
-from eventlet import sleep, spawn
+from eventlet import getcurrent, sleep, spawn
 from eventlet.green.threading import Event
 from eventlet.queue import Empty, Queue
 from eventlet.websocket import WebSocketWSGI as _EventletWebSocketWSGI
@@ -81,4 +81,5 @@ _async = {
     'websocket': WebSocketWSGI,
     'abort_request': abort_request,
     'sleep': sleep,
+    'current': getcurrent,
 }

@@ -85,4 +85,5 @@ _async = {
     'abort_request': abort_request,
     'sleep': gevent.sleep,
     'prepare_request': no_delay,
+    'current': gevent.getcurrent,
 }

@@ -22,4 +22,5 @@ _async = {
     'websocket': SimpleWebSocketWSGI,
     'abort_request': abort_request,
     'sleep': time.sleep,
+    'current': threading.get_ident,
 }

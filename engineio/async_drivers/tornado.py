@@ -12,6 +12,7 @@ import tornado.websocket
 from engineio import exceptions
 from engineio._core import http
 from engineio.async_drivers._environ import make_environ
+from engineio.async_drivers._read_deadline import ReadDeadline
 
 
 def get_tornado_handler(engineio_server: Any) -> type:
@@ -147,6 +148,7 @@ class WebSocket:
         #: the heartbeat detects dead clients; this only backs it up
         self.timeout = 2 * (server.ping_interval + server.ping_timeout)
         self.tornado_handler: Any = None
+        self._read_deadline = ReadDeadline(self.timeout)
 
     async def __call__(self, environ: Dict[str, Any]) -> None:
         handler = self.tornado_handler = environ['tornado.handler']
@@ -160,7 +162,10 @@ class WebSocket:
         opened.cancel()
         if not handler.eio_opened.is_set():  # the handshake failed
             handler.eio_messages.put_nowait(None)
-        await self.handler(self)
+        try:
+            await self.handler(self)
+        finally:
+            self._read_deadline.stop()
         await self.close()
         await connection
 
@@ -179,8 +184,8 @@ class WebSocket:
         """The next message (str or bytes), or None once the connection
         ended or stayed silent too long."""
         try:
-            return await asyncio.wait_for(
-                self.tornado_handler.eio_messages.get(), self.timeout)
+            return await self._read_deadline.read(
+                self.tornado_handler.eio_messages.get())
         except asyncio.TimeoutError:
             await self.close()
             return None
