@@ -133,8 +133,9 @@ class BaseSocket:
         """Add an event for the dispatcher; True if one must be started.
 
         ``size`` is the message's size: when the messages waiting for the
-        handlers would outgrow the session's queue limit, the session is
-        closed (``transport error``) and ProtocolViolation raised.
+        handlers would outgrow the session's queue limit, they are dropped,
+        the session is closed (``transport error``) and ProtocolViolation
+        raised.
         """
         with self._lock:
             limit = self._proto.max_queued
@@ -149,6 +150,9 @@ class BaseSocket:
         self.server._log_error_once(
             '%s: the client sends faster than its handlers take the '
             'messages; closing the session' % self.sid, 'fast-client')
+        with self._lock:  # the session ends: its waiting messages with it
+            self._inbox.clear()
+            self._inbox_bytes = 0
         reason = self._begin_close(self.server.reason.TRANSPORT_ERROR,
                                    abort=True)
         raise ProtocolViolation('incoming queue over its limit', reason)
