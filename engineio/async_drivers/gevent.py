@@ -22,6 +22,10 @@ class Thread(gevent.Greenlet):
     def __init__(self, target=None, args=(), kwargs=None):
         super().__init__(target, *args, **(kwargs or {}))
 
+    def is_alive(self):
+        """Started and not finished, as for a thread."""
+        return bool(self)
+
 
 class GeventSimpleWebSocket(SimpleWebSocketWSGI):
     """simple-websocket driven by greenlets."""

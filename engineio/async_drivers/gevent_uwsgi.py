@@ -4,14 +4,24 @@ WebSocket connections are taken over from uWSGI right after its request
 parsing: the connection's socket is wrapped in a cooperative gevent socket
 and spoken to with simple-websocket, which (unlike uWSGI's own WebSocket
 API) keeps text and binary frames apart.
+
+uWSGI gives the application a body still in chunks (no Content-Length) as
+an empty ``wsgi.input``: such a POST is refused rather than taken as empty.
+A front end such as nginx passes a chunked body de-chunked, with a length.
 """
 import os
+import socket
 
 import gevent.socket
 import uwsgi
 
+from engineio.async_drivers._websocket_wsgi import shutdown
 from engineio.async_drivers.gevent import GeventSimpleWebSocket, _async as \
     _gevent_async
+from engineio.base_socket import is_chunked
+
+#: environ key of the request's connection file descriptor
+_FD = 'engineio.uwsgi_fd'
 
 
 class UWSGIWebSocket(GeventSimpleWebSocket):
@@ -30,4 +40,35 @@ class UWSGIWebSocket(GeventSimpleWebSocket):
         return []
 
 
-_async = dict(_gevent_async, websocket=UWSGIWebSocket)
+class ChunkedBody:
+    """``wsgi.input`` of a request whose body is still in chunks."""
+
+    def read(self, size=-1):
+        raise OSError('a chunked body without a Content-Length does not '
+                      'reach the application under uWSGI')
+
+
+def prepare_request(environ):
+    """Note the request's connection (``abort_request`` runs in another
+    greenlet, where uWSGI's current request is another one) and refuse a
+    body uWSGI would hide."""
+    environ[_FD] = uwsgi.connection_fd()
+    if is_chunked(environ) and not environ.get('CONTENT_LENGTH'):
+        environ['wsgi.input'] = ChunkedBody()
+
+
+def abort_request(environ):
+    """Cut the connection of a request whose body is late: its blocked
+    read fails."""
+    fd = environ.get(_FD)
+    if fd is None:
+        return
+    sock = socket.socket(fileno=os.dup(fd))
+    try:
+        shutdown(sock)
+    finally:
+        sock.close()
+
+
+_async = dict(_gevent_async, websocket=UWSGIWebSocket,
+              prepare_request=prepare_request, abort_request=abort_request)
