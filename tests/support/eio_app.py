@@ -5,7 +5,8 @@ The configuration comes as JSON in the ``EIO_TEST_CONFIG`` environment
 variable: ``{"mode": <async_mode>, "options": {<Server options>},
 "echo": bool, "reject": <connect handler return value or null>,
 "burst": <message that makes the server send 'b0' .. 'b99'>,
-"sid_prefix": <string every session id starts with>}``.
+"sid_prefix": <string every session id starts with>,
+"static_files": <the static_files option of WSGIApp, or null>}``.
 
 Besides Engine.IO on ``/engine.io/`` the application answers control
 requests that let a test in another process drive and observe it:
@@ -121,7 +122,8 @@ def control(environ, start_response):
     return [json.dumps(body).encode()]
 
 
-application = engineio.WSGIApp(eio, control)
+application = engineio.WSGIApp(eio, control,
+                              static_files=CONFIG.get('static_files'))
 
 
 def _serve(server_name):
