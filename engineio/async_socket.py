@@ -7,11 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Awaitable, Dict, List, Optional
 
 from . import exceptions, packet
 from ._core.session import ProtocolViolation
 from .base_socket import BaseSocket
+
+
+if hasattr(asyncio, 'timeout'):  # Python 3.11+: a timer, no extra task
+    async def _within(awaitable: Awaitable[Any], seconds: float) -> Any:
+        async with asyncio.timeout(seconds):
+            return await awaitable
+else:  # pragma: no cover - older Pythons
+    async def _within(awaitable: Awaitable[Any], seconds: float) -> Any:
+        return await asyncio.wait_for(awaitable, seconds)
 
 
 class AsyncSocket(BaseSocket):
@@ -159,7 +168,7 @@ class AsyncSocket(BaseSocket):
                 if closed or remaining <= 0:
                     break
                 try:
-                    await asyncio.wait_for(self._wakeup.wait(), remaining)
+                    await _within(self._wakeup.wait(), remaining)
                 except asyncio.TimeoutError:
                     pass
         finally:
@@ -176,8 +185,8 @@ class AsyncSocket(BaseSocket):
             raise violation
         try:
             try:
-                body = await asyncio.wait_for(self._read_body(environ),
-                                              self._post_time_left())
+                body = await _within(self._read_body(environ),
+                                     self._post_time_left())
             except asyncio.TimeoutError:
                 self.server.logger.info('%s: POST body too slow', self.sid)
                 raise ValueError('POST body too slow')
