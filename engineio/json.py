@@ -10,6 +10,7 @@ from __future__ import annotations
 from json import (  # noqa: F401 - re-exported
     JSONDecodeError, JSONDecoder, JSONEncoder, dump, dumps, load)
 from json import loads as original_loads
+from json.decoder import WHITESPACE
 from typing import Any
 
 __all__ = ['dump', 'dumps', 'load', 'loads', 'JSONDecoder', 'JSONDecodeError',
@@ -25,6 +26,24 @@ def _bounded_int(literal: str) -> int:
 
 
 _decoder = JSONDecoder(parse_int=_bounded_int)
+_scan_once = _decoder.scan_once
+_skip_whitespace = WHITESPACE.match
+_WHITESPACE_CHARS = frozenset(' \t\n\r')
+
+
+def _decode(s: str) -> Any:
+    """``_decoder.decode(s)``, same values and errors, without the Python
+    layers around the C scanner."""
+    start = _skip_whitespace(s).end() if s[:1] in _WHITESPACE_CHARS else 0
+    try:
+        value, end = _scan_once(s, start)
+    except StopIteration as exc:
+        raise JSONDecodeError('Expecting value', s, exc.value) from None
+    if end != len(s):
+        end = _skip_whitespace(s, end).end()
+        if end != len(s):
+            raise JSONDecodeError('Extra data', s, end)
+    return value
 
 
 def loads(s: str | bytes | bytearray, *args: Any, **kwargs: Any) -> Any:
@@ -34,6 +53,6 @@ def loads(s: str | bytes | bytearray, *args: Any, **kwargs: Any) -> Any:
         if s.startswith('\ufeff'):
             raise JSONDecodeError('Unexpected UTF-8 BOM (decode using '
                                   'utf-8-sig)', s, 0)
-        return _decoder.decode(s)
+        return _decode(s)
     kwargs.setdefault('parse_int', _bounded_int)
     return original_loads(s, *args, **kwargs)

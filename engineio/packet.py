@@ -2,9 +2,17 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+import binascii
+import functools
+import sys
+from typing import Any, Callable, List
 
 from . import json as _json
+
+try:  # optional accelerator of the default JSON codec (pip install orjson)
+    import orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    orjson = None  # type: ignore[assignment]
 
 OPEN, CLOSE, PING, PONG, MESSAGE, UPGRADE, NOOP = range(7)
 packet_names = ['OPEN', 'CLOSE', 'PING', 'PONG', 'MESSAGE', 'UPGRADE', 'NOOP']
@@ -12,12 +20,93 @@ binary_types = (bytes, bytearray)
 
 _TYPE_DIGITS = {str(digit): digit for digit in range(10)}
 _TYPE_TEXT = tuple(str(digit) for digit in range(10))
-# the default JSON encoding of dict/list data, made by one shared encoder
-_compact_json = _json.JSONEncoder(separators=(',', ':')).encode
 # Characters a JSON text can start with, digits excepted (data that starts with
 # a digit is kept as a string without trying JSON at all).
 _JSON_START = frozenset('{["-tfnNI \t\r\n')
+if sys.version_info >= (3, 11):
+    def _b64decode(text: str) -> bytes:
+        # base64.b64decode(text, validate=True) without its Python wrapper
+        return binascii.a2b_base64(text, strict_mode=True)
+else:  # pragma: no cover - older Pythons
+    _b64decode = functools.partial(base64.b64decode, validate=True)
 _REPR_DATA_LIMIT = 60
+
+# -- the default JSON codec (Packet.json left as engineio.json) ---------------
+
+#: Compact JSON of dict/list data with the stdlib encoder.
+_stdlib_dumps: Callable[[Any], str] = _json.JSONEncoder(
+    separators=(',', ':')).encode
+#: Parse JSON text with the stdlib decoder (guarded against huge integers).
+_stdlib_loads: Callable[[str], Any] = _json.loads
+
+# orjson refuses subclasses, dataclasses and datetimes with these options,
+# which sends them to the stdlib encoder.
+_ORJSON_OPTIONS = (orjson.OPT_PASSTHROUGH_SUBCLASS |
+                   orjson.OPT_PASSTHROUGH_DATACLASS |
+                   orjson.OPT_PASSTHROUGH_DATETIME) if orjson else 0
+_SCALAR_TYPES = frozenset((str, int, bool, type(None)))
+_CONTAINER_TYPES = frozenset((dict, list, tuple))
+# Maps each UTF-8 byte to 0 if it is an ASCII digit, 1 otherwise: 19 zeros in
+# a row reveal a number orjson could take out of the 64-bit integer range.
+_DIGIT_BYTES = bytes(0 if 0x30 <= byte <= 0x39 else 1 for byte in range(256))
+_LONG_NUMBER = bytes(19)
+
+
+def _encodes_like_stdlib(data: dict | list) -> bool:
+    """Whether ``data``, which orjson encoded, holds only values that orjson
+    and the stdlib encode to the same JSON value: exact dict, list, tuple,
+    str, int, bool and None, and finite floats (orjson writes NaN and infinity
+    as null, and encodes enums and UUIDs that the stdlib refuses)."""
+    pending: List[Any] = [data]  # orjson succeeded: no cycles, bounded depth
+    while pending:
+        items = pending.pop()
+        if type(items) is dict:
+            items = items.values()
+        for item in items:
+            kind = type(item)
+            if kind in _SCALAR_TYPES:
+                continue
+            if kind is float:
+                if item - item != 0.0:  # NaN or infinity
+                    return False
+            elif kind in _CONTAINER_TYPES:
+                pending.append(item)
+            else:
+                return False
+    return True
+
+
+def _orjson_dumps(data: dict | list) -> str:
+    """Compact JSON of ``data`` with orjson when it gives the same value as
+    the stdlib encoder, else with the stdlib encoder."""
+    try:
+        encoded = orjson.dumps(data, option=_ORJSON_OPTIONS)
+    except TypeError:  # what orjson cannot encode, the stdlib may
+        return _stdlib_dumps(data)
+    if _encodes_like_stdlib(data):
+        return encoded.decode()
+    return _stdlib_dumps(data)
+
+
+def _orjson_loads(text: str) -> Any:
+    """Parse JSON text with orjson when it gives the value the stdlib decoder
+    gives, else with the stdlib decoder (its value or its ``ValueError``)."""
+    try:
+        digits = text.encode().translate(_DIGIT_BYTES)
+    except UnicodeEncodeError:  # lone surrogates: orjson refuses the text
+        return _stdlib_loads(text)
+    if _LONG_NUMBER not in digits:  # orjson turns huge integers into floats
+        try:
+            return orjson.loads(text)
+        except Exception:  # invalid for orjson, e.g. NaN, lone \ud800 escape
+            pass
+    return _stdlib_loads(text)
+
+
+#: The JSON codec of packets whose ``json`` is engineio.json: orjson when
+#: installed, always with the same results as the stdlib codec.
+_dumps_json = _orjson_dumps if orjson else _stdlib_dumps
+_loads_json = _orjson_loads if orjson else _stdlib_loads
 
 
 class Packet:
@@ -38,9 +127,12 @@ class Packet:
 
     def __init__(self, packet_type: int = NOOP, data: Any = None,
                  encoded_packet: str | bytes | bytearray | None = None):
-        binary = isinstance(data, binary_types)
-        if binary and packet_type != MESSAGE:
-            raise ValueError('Binary packets can only be of type MESSAGE')
+        if type(data) is str or data is None:
+            binary = False
+        else:
+            binary = isinstance(data, binary_types)
+            if binary and packet_type != MESSAGE:
+                raise ValueError('Binary packets can only be of type MESSAGE')
         if encoded_packet is not None:
             self.decode(encoded_packet)
             return
@@ -53,6 +145,26 @@ class Packet:
         if binary:
             self._encoded_raw: bytes | bytearray | None = None
             self._encoded_b64: str | None = None
+
+    @classmethod
+    def _decode_all(cls, encoded_packets: List[str]) -> List[Packet]:
+        """Decode the text packets of a payload body: ``[Packet(encoded_packet=
+        text) for text in encoded_packets]``, with a shortcut for the common
+        plain-text packets (``ValueError`` if any is invalid)."""
+        new, digits, json_start = object.__new__, _TYPE_DIGITS, _JSON_START
+        packets = []
+        for encoded in encoded_packets:
+            pkt = new(cls)
+            packet_type = digits.get(encoded[:1])
+            if packet_type is None or encoded[1:2] in json_start:
+                pkt.decode(encoded)  # binary, JSON, empty or invalid
+            else:  # a type digit then text that is not JSON
+                pkt.packet_type = packet_type
+                pkt.data = encoded[1:]
+                pkt.binary = False
+                pkt.encode_cache = None
+            packets.append(pkt)
+        return packets
 
     def __repr__(self) -> str:
         packet_type = self.packet_type
@@ -89,11 +201,10 @@ class Packet:
                 elif data is None:
                     encoded = prefix
                 elif isinstance(data, (dict, list)):
-                    if self.json is _json:
-                        encoded = prefix + _compact_json(data)
-                    else:
-                        encoded = prefix + self.json.dumps(
-                            data, separators=(',', ':'))
+                    json = self.json
+                    encoded = prefix + (
+                        _dumps_json(data) if json is _json
+                        else json.dumps(data, separators=(',', ':')))
                 elif isinstance(data, str):
                     encoded = prefix + data
                 else:
@@ -103,8 +214,8 @@ class Packet:
         if b64:
             encoded = self._encoded_b64
             if encoded is None:
-                encoded = self._encoded_b64 = (
-                    'b' + base64.b64encode(self.data).decode('ascii'))
+                encoded = self._encoded_b64 = 'b' + binascii.b2a_base64(
+                    self.data, newline=False).decode('ascii')
         else:
             encoded = self._encoded_raw
             if encoded is None:
@@ -114,39 +225,41 @@ class Packet:
 
     def decode(self, encoded_packet: str | bytes | bytearray) -> None:
         """Load the packet from its wire form; ``ValueError`` if invalid."""
-        if isinstance(encoded_packet, binary_types):
-            data = (encoded_packet if type(encoded_packet) is bytes
-                    else bytes(encoded_packet))
-        elif not isinstance(encoded_packet, str):
-            raise ValueError(
-                f'Cannot decode a packet from {type(encoded_packet).__name__}')
-        elif not encoded_packet:
-            raise ValueError('Invalid empty packet received')
-        elif encoded_packet[0] == 'b':
+        if isinstance(encoded_packet, str):
+            first = encoded_packet[:1]
+            packet_type = _TYPE_DIGITS.get(first)
+            if packet_type is not None:
+                text = encoded_packet[1:]
+                if text and text[0] in _JSON_START:
+                    json = self.json
+                    try:
+                        text = _loads_json(text) if json is _json \
+                            else json.loads(text)
+                    except ValueError:
+                        pass
+                    except RecursionError:
+                        raise ValueError(
+                            'Packet data is nested too deeply') from None
+                self.packet_type = packet_type
+                self.data = text
+                self.binary = False
+                self.encode_cache = None
+                return
+            if first != 'b':
+                if not first:
+                    raise ValueError('Invalid empty packet received')
+                raise ValueError(f'Invalid packet type {first!r}')
             try:
-                data = base64.b64decode(encoded_packet[1:], validate=True)
+                data = _b64decode(encoded_packet[1:])
             except ValueError as exc:  # binascii.Error or non-ASCII text
                 raise ValueError(
                     'Invalid base64 data in binary packet') from exc
+        elif isinstance(encoded_packet, binary_types):
+            data = (encoded_packet if type(encoded_packet) is bytes
+                    else bytes(encoded_packet))
         else:
-            packet_type = _TYPE_DIGITS.get(encoded_packet[0])
-            if packet_type is None:
-                raise ValueError(
-                    f'Invalid packet type {encoded_packet[0]!r}')
-            text = encoded_packet[1:]
-            if text and text[0] in _JSON_START:
-                try:
-                    text = self.json.loads(text)
-                except ValueError:
-                    pass
-                except RecursionError:
-                    raise ValueError(
-                        'Packet data is nested too deeply') from None
-            self.packet_type = packet_type
-            self.data = text
-            self.binary = False
-            self.encode_cache = None
-            return
+            raise ValueError(
+                f'Cannot decode a packet from {type(encoded_packet).__name__}')
         self.packet_type = MESSAGE
         self.data = data
         self.binary = True

@@ -42,8 +42,9 @@ class Payload:
         Binary packets are base64 encoded. With ``jsonp_index`` the body is
         wrapped as the JSONP script ``___eio[<index>]("<body>");``.
         """
+        # with b64=True every packet encodes to a str
         encoded = _SEPARATOR.join(
-            [str(pkt.encode(b64=True)) for pkt in self.packets])
+            [pkt.encode(True) for pkt in self.packets])  # type: ignore
         if jsonp_index is None:
             return encoded
         return f'___eio[{jsonp_index}]("{encoded.translate(_JS_ESCAPES)}");'
@@ -71,5 +72,4 @@ class Payload:
         limit = self.max_decode_packets
         if limit is not None and encoded_payload.count(_SEPARATOR) >= limit:
             raise ValueError('Too many packets in payload')
-        self.packets = [Packet(encoded_packet=encoded)
-                        for encoded in encoded_payload.split(_SEPARATOR)]
+        self.packets = Packet._decode_all(encoded_payload.split(_SEPARATOR))

@@ -1,6 +1,7 @@
 import json as stdlib_json
 
 import pytest
+from hypothesis import given, strategies as st
 
 from engineio import json
 
@@ -48,3 +49,28 @@ def test_caller_parse_int_wins():
 
 def test_other_arguments_are_passed_through():
     assert json.loads(b'{"a": 1}', object_hook=sorted) == ['a']
+
+
+def decoding(function, text):
+    try:
+        return 'value', repr(function(text))
+    except ValueError as exc:
+        return type(exc), str(exc), getattr(exc, 'pos', None)
+
+
+json_pieces = st.sampled_from(['', ' ', '\t', '\r\n', '\x0b', '\ufeff', 'x', '1', '-', '"a"', '[',
+                               ']', '{}', 'null', 'NaN', '1e5', ',', ':', '"\\ud800"', '\ud800'])
+
+
+@given(st.one_of(st.text(), st.lists(json_pieces, max_size=6).map(''.join),
+                 st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st.text(),
+                              lambda children: st.lists(children, max_size=3)
+                              | st.dictionaries(st.text(), children, max_size=3),
+                              max_leaves=6).map(stdlib_json.dumps)
+                 .flatmap(lambda text: st.sampled_from(['', ' ', '\t', '\n', '\r', 'x']).map(
+                     lambda pad: pad + text + pad))))
+def test_loads_is_the_guarded_stdlib_decoder(text):
+    def reference(text):
+        return stdlib_json.loads(text, parse_int=json._bounded_int)
+
+    assert decoding(json.loads, text) == decoding(reference, text)

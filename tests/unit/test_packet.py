@@ -1,6 +1,18 @@
+import base64
+import contextlib
+import dataclasses
+import datetime
+import enum
+import json as stdlib_json
 import math
+import os
+import reprlib
+import subprocess
+import sys
 import types
+import uuid
 import weakref
+from collections import OrderedDict
 
 import pytest
 from hypothesis import given, strategies as st
@@ -24,6 +36,27 @@ json_values = st.recursive(
 def canonical(value):
     """Type and repr, so that nan, -0.0, 1 vs 1.0 vs True all compare exactly."""
     return type(value), repr(value)
+
+
+# The two codecs of the default json module: the stdlib one, and orjson with
+# its stdlib fallbacks (skipped where orjson is not installed).
+CODECS = {'stdlib': (packet._stdlib_dumps, packet._stdlib_loads)}
+if packet.orjson is not None:
+    CODECS['orjson'] = (packet._orjson_dumps, packet._orjson_loads)
+both_codecs = pytest.mark.parametrize('codec', [
+    'stdlib', pytest.param('orjson', marks=pytest.mark.skipif(
+        packet.orjson is None, reason='orjson is not installed'))])
+needs_orjson = pytest.mark.skipif(packet.orjson is None, reason='orjson is not installed')
+
+
+@contextlib.contextmanager
+def json_codec(name):
+    """Make packets use one codec of the default json module."""
+    dumps, loads = CODECS[name]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(packet, '_dumps_json', dumps)
+        patch.setattr(packet, '_loads_json', loads)
+        yield
 
 
 def test_constants():
@@ -58,9 +91,10 @@ def test_defaults():
     (packet.OPEN, {'sid': 'abc', 'upgrades': []}, '0{"sid":"abc","upgrades":[]}'),
 ])
 def test_encode_text(packet_type, data, expected):
-    pkt = Packet(packet_type, data)
-    assert pkt.binary is False
-    assert pkt.encode() == expected
+    with json_codec('stdlib'):
+        pkt = Packet(packet_type, data)
+        assert pkt.binary is False
+        assert pkt.encode() == expected
     assert pkt.encode(b64=True) == expected
     assert pkt.encode_cache == expected
 
@@ -144,15 +178,19 @@ def test_binary_cache_is_kept_per_b64_flag():
     ('8', 8, ''),
     ('9{}', 9, {}),
 ])
-def test_decode_text(encoded, packet_type, data):
-    pkt = Packet(encoded_packet=encoded)
+@both_codecs
+def test_decode_text(encoded, packet_type, data, codec):
+    with json_codec(codec):
+        pkt = Packet(encoded_packet=encoded)
     assert pkt.packet_type == packet_type
     assert canonical(pkt.data) == canonical(data)
     assert pkt.binary is False
 
 
-def test_decode_nan():
-    pkt = Packet(encoded_packet='4NaN')
+@both_codecs
+def test_decode_nan(codec):
+    with json_codec(codec):
+        pkt = Packet(encoded_packet='4NaN')
     assert math.isnan(pkt.data)
 
 
@@ -186,6 +224,25 @@ def test_decode_invalid_base64(encoded):
         Packet(encoded_packet=encoded)
 
 
+base64_texts = st.one_of(
+    st.binary().map(lambda data: base64.b64encode(data).decode()),
+    st.text('ABab01+/=-_ \n\xe9'),
+    any_text,
+)
+
+
+@given(base64_texts)
+def test_decode_base64_is_b64decode_with_validation(text):
+    try:
+        expected = base64.b64decode(text, validate=True)
+    except ValueError:
+        with pytest.raises(ValueError, match='^Invalid base64 data in binary packet$'):
+            Packet(encoded_packet='b' + text)
+    else:
+        pkt = Packet(encoded_packet='b' + text)
+        assert (pkt.packet_type, pkt.data, pkt.binary) == (MESSAGE, expected, True)
+
+
 def test_decode_empty():
     with pytest.raises(ValueError, match='^Invalid empty packet received$'):
         Packet(encoded_packet='')
@@ -203,8 +260,9 @@ def test_decode_unsupported_input_type(encoded):
         Packet(encoded_packet=encoded)
 
 
-def test_decode_too_deeply_nested_json():
-    with pytest.raises(ValueError, match='nested too deeply'):
+@both_codecs
+def test_decode_too_deeply_nested_json(codec):
+    with json_codec(codec), pytest.raises(ValueError, match='nested too deeply'):
         Packet(encoded_packet='4' + '[' * 100000)
 
 
@@ -230,6 +288,39 @@ def test_class_json_module_is_used(monkeypatch):
     assert Packet(MESSAGE, {'a': 1}).encode() == '4D'
     assert Packet(encoded_packet='4[1]').data == 'L'
     assert calls == [('dumps', {'a': 1}, {'separators': (',', ':')}), ('loads', '[1]')]
+
+
+def test_a_user_json_module_is_used_as_is(monkeypatch):
+    # with or without orjson: the stdlib module escapes non-ASCII text and has
+    # no guard against long integers
+    monkeypatch.setattr(Packet, 'json', stdlib_json)
+    assert Packet(MESSAGE, {'a': 'é'}).encode() == '4{"a":"\\u00e9"}'
+    assert Packet(encoded_packet='4[' + '1' * 101 + ']').data == [int('1' * 101)]
+
+
+def test_default_codec_is_orjson_when_installed():
+    if packet.orjson is None:
+        assert (packet._dumps_json, packet._loads_json) == CODECS['stdlib']
+    else:
+        assert (packet._dumps_json, packet._loads_json) == CODECS['orjson']
+
+
+def test_without_orjson_the_stdlib_codec_is_used():
+    script = (
+        'import sys\n'
+        'sys.modules["orjson"] = None  # makes "import orjson" fail\n'
+        'from engineio import packet\n'
+        'assert packet.orjson is None\n'
+        'assert packet._dumps_json is packet._stdlib_dumps\n'
+        'assert packet._loads_json is packet._stdlib_loads\n'
+        'print(packet.Packet(4, {"a": "\\u00e9"}).encode(), '
+        'packet.Packet(encoded_packet="4[1]").data)\n')
+    project = os.path.dirname(os.path.dirname(os.path.abspath(packet.__file__)))
+    result = subprocess.run([sys.executable, '-c', script], capture_output=True,
+                            text=True, timeout=60, cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == '4{"a":"\\u00e9"} [1]\n'
+
 
 
 @pytest.mark.parametrize('pkt, expected', [
@@ -281,18 +372,22 @@ JSON_TAILS = ['', '1', 'aN', 'nfinity', 'ull', 'rue', 'alse', '"', ']', '}', ' 1
               'Infinity', '1.5e3']
 
 
+@both_codecs
 @pytest.mark.parametrize('tail', JSON_TAILS)
-def test_decode_matches_always_trying_json_for_every_first_char(tail):
+def test_decode_matches_always_trying_json_for_every_first_char(tail, codec):
     for first in FIRST_CHARS:
         encoded = '4' + first + tail
-        data = Packet(encoded_packet=encoded).data
+        with json_codec(codec):
+            data = Packet(encoded_packet=encoded).data
         assert canonical(data) == canonical(always_try_decode(encoded)[1]), encoded
 
 
+@both_codecs
 @given(st.sampled_from('0123456789'), packet_rests)
-def test_decode_matches_always_trying_json(type_digit, rest):
+def test_decode_matches_always_trying_json(codec, type_digit, rest):
     encoded = type_digit + rest
-    pkt = Packet(encoded_packet=encoded)
+    with json_codec(codec):
+        pkt = Packet(encoded_packet=encoded)
     packet_type, data = always_try_decode(encoded)
     assert pkt.packet_type == packet_type
     assert canonical(pkt.data) == canonical(data)
@@ -328,9 +423,11 @@ def test_binary_round_trip(data, b64):
     assert (pkt.packet_type, pkt.data, pkt.binary) == (MESSAGE, data, True)
 
 
+@both_codecs
 @given(st.dictionaries(any_text, json_values, max_size=5))
-def test_json_round_trip(data):
-    pkt = Packet(encoded_packet=Packet(MESSAGE, data).encode())
+def test_json_round_trip(codec, data):
+    with json_codec(codec):
+        pkt = Packet(encoded_packet=Packet(MESSAGE, data).encode())
     assert canonical(pkt.data) == canonical(data)
 
 
@@ -341,3 +438,162 @@ def test_instances_take_extra_attributes_and_weak_references():
     pkt.decode('4[]')
     assert (pkt.extra, pkt.data) == (1, 'own json')
     assert weakref.ref(pkt)() is pkt
+
+
+# -- the orjson accelerator gives the stdlib codec's results -----------------
+
+class Colour(enum.Enum):
+    RED = 1
+
+
+class Number(enum.IntEnum):
+    ONE = 1
+
+
+class Text(str):
+    pass
+
+
+class Integer(int):
+    pass
+
+
+class Real(float):
+    pass
+
+
+@dataclasses.dataclass
+class Point:
+    x: int = 0
+
+
+def outcome(function, *args):
+    """What a codec function gives: its value or its exception."""
+    try:
+        return 'value', canonical(function(*args))
+    except (ValueError, TypeError, RecursionError) as exc:
+        return type(exc), str(exc)
+
+
+def encoded_value(dumps, data):
+    """The value a JSON encoding parses back to (with the stdlib), or the
+    encoder's exception."""
+    try:
+        encoded = dumps(data)
+    except (ValueError, TypeError, RecursionError) as exc:
+        return type(exc), str(exc)
+    assert type(encoded) is str
+    return 'value', canonical(stdlib_json.loads(encoded))
+
+
+def nested(depth):
+    data = []
+    for _ in range(depth):
+        data = [data]
+    return data
+
+
+def circular():
+    data = [1]
+    data.append(data)
+    return data
+
+
+@needs_orjson
+def test_orjson_encodes_plain_data():
+    data = {'a': 'é\u2028', 'b': [1, -2.5, None, True, False, (3, 'x')], 'c': {}}
+    # orjson writes non-ASCII text as is, where the stdlib escapes it
+    assert packet._orjson_dumps(data) == \
+        '{"a":"é\u2028","b":[1,-2.5,null,true,false,[3,"x"]],"c":{}}'
+    with json_codec('orjson'):
+        assert Packet(MESSAGE, data).encode() == '4' + packet._orjson_dumps(data)
+
+
+@needs_orjson
+@pytest.mark.parametrize('data', [
+    [math.nan], {'a': [1, math.inf]}, [-math.inf], [Real('nan')],
+    {1: 'a'}, {None: 1}, {True: 1}, {2.5: 1}, {Number.ONE: 1},
+    [2 ** 64], [-2 ** 63 - 1], [10 ** 30],
+    ['\ud800'], {'\udc00': 1},
+    [Colour.RED], [uuid.UUID(int=1)], [Point()], [datetime.date(2020, 1, 1)],
+    [Number.ONE], [Text('t')], [Integer(5)], [Real(0.5)], OrderedDict(a=1),
+    {'a': OrderedDict(b=[1])}, [{1, 2}], [b'x'],
+    nested(300), nested(5000), circular(),
+], ids=reprlib.repr)
+def test_orjson_encoding_falls_back_to_the_stdlib(data):
+    # where orjson would differ or fail, the output is the stdlib's own
+    assert outcome(packet._orjson_dumps, data) == outcome(packet._stdlib_dumps, data)
+
+
+@needs_orjson
+def test_orjson_decodes_plain_text_by_itself(monkeypatch):
+    def no_stdlib(text):
+        raise AssertionError('the stdlib decoder was used')
+
+    monkeypatch.setattr(packet, '_stdlib_loads', no_stdlib)
+    text = '{"a":[1,-2.5e3,null,true,"\\u00e9\\ud83d\\ude00"],"b":-123456789012345678}'
+    assert packet._orjson_loads(text) == {
+        'a': [1, -2500.0, None, True, 'é😀'], 'b': -123456789012345678}
+
+
+@needs_orjson
+@pytest.mark.parametrize('text', [
+    'NaN', '[Infinity]', '-Infinity', '1e400', '[-1e400]', '1.7976931348623159e308',
+    '[' + '1' * 19 + ']', '-' + '9' * 19, '18446744073709551615', '18446744073709551616',
+    '-9223372036854775808', '-9223372036854775809', '1' * 25, '[' + '9' * 100 + ']',
+    '1' * 150 + '.5', '"' + '1' * 30 + '"',
+    '"\\ud800"', '{"\\udc00":1}', '"\\ud800\\u0041"', '"\ud800"', '["é\udfff"]',
+    '\ufeff[1]', '[1,]', '{"a":1,}', '01', '[1] x', '\x0b1', '"\x00"', '{"a":1,"a":2}',
+    '[' * 2000, '[' * 2000 + ']' * 2000, '-0', '-0.0', '4.9e-324', '2.4703282292062328e-324',
+], ids=reprlib.repr)
+def test_orjson_decoding_falls_back_to_the_stdlib(text):
+    assert outcome(packet._orjson_loads, text) == outcome(packet._stdlib_loads, text)
+
+
+number_literals = st.builds(
+    lambda sign, digits, fraction, exponent: sign + digits + fraction + exponent,
+    st.sampled_from(['', '-']),
+    st.one_of(st.just('0'), st.from_regex('[1-9][0-9]{0,40}', fullmatch=True)),
+    st.one_of(st.just(''), st.from_regex(r'\.[0-9]{1,30}', fullmatch=True)),
+    st.one_of(st.just(''), st.from_regex('[eE][-+]?[0-9]{1,3}', fullmatch=True)))
+json_like_texts = st.one_of(
+    packet_rests,
+    number_literals,
+    number_literals.map(lambda number: '[' + number + ',' + number + ']'),
+    st.floats().map(repr),
+    st.integers().map(str),
+    st.lists(st.sampled_from(['"\\ud800"', '"\\udfff"', '"\\ud83d\\ude00"', '"\ud800"', '1',
+                              '"é"', '"\\u0000"', 'NaN', '[]', '{}', '"a"', ' ']),
+             max_size=4).map(lambda items: '[' + ','.join(items) + ']'),
+)
+
+
+@needs_orjson
+@given(json_like_texts)
+def test_orjson_decoding_matches_the_stdlib(text):
+    assert outcome(packet._orjson_loads, text) == outcome(packet._stdlib_loads, text)
+
+
+odd_scalars = st.one_of(
+    json_scalars,
+    st.integers(min_value=-2 ** 70, max_value=2 ** 70),
+    st.sampled_from([2 ** 63, 2 ** 64, -2 ** 63 - 1, Colour.RED, Number.ONE, uuid.UUID(int=1),
+                     datetime.date(2020, 1, 1), Point(), Text('t'), Integer(5), Real(0.5),
+                     Real('nan'), b'x']))
+odd_keys = st.one_of(any_text, st.integers(), st.floats(), st.booleans(), st.none(),
+                     st.just(Text('k')))
+odd_values = st.recursive(
+    odd_scalars,
+    lambda children: st.lists(children, max_size=4)
+    | st.lists(children, max_size=3).map(tuple)
+    | st.dictionaries(odd_keys, children, max_size=4)
+    | st.dictionaries(any_text, children, max_size=2).map(OrderedDict),
+    max_leaves=10)
+
+
+@needs_orjson
+@given(st.one_of(st.lists(odd_values, max_size=4),
+                 st.dictionaries(odd_keys, odd_values, max_size=4)))
+def test_orjson_encoding_matches_the_stdlib(data):
+    assert encoded_value(packet._orjson_dumps, data) == \
+        encoded_value(packet._stdlib_dumps, data)

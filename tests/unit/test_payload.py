@@ -1,4 +1,5 @@
 import re
+import weakref
 
 import pytest
 from hypothesis import assume, given, strategies as st
@@ -195,3 +196,45 @@ def test_jsonp_matches_the_reference_when_only_quotes_need_escaping(pkt, index):
     body = pkt.encode(b64=True)
     reference = '___eio[' + str(index) + ']("' + body.replace('"', '\\"') + '");'
     assert Payload([pkt]).encode(jsonp_index=index) == reference
+
+
+def outcome(decode):
+    """The packets a decoding gives (type, data and binary flag), or its
+    ValueError message."""
+    try:
+        pkts = decode()
+    except ValueError as exc:
+        return str(exc)
+    return [(type(pkt), pkt.packet_type, type(pkt.data), repr(pkt.data), pkt.binary)
+            for pkt in pkts]
+
+
+packet_texts = st.one_of(
+    st.text(any_char.filter(lambda c: c != '\x1e')),
+    st.sampled_from(['4hello', '4', '2', '3probe', '6', '9x', '4 ', '4-', '4-1', '4{"a":[1]}',
+                     '4{bad', '4[1,2]', '4true', '4NaN', '4"\\ud800"', '4123', 'bAQI=',
+                     'b', 'b!', 'x', '', '\ufeff4', '４x']),
+    st.tuples(st.sampled_from('0123456789b'), st.text(any_char.filter(
+        lambda c: c != '\x1e'))).map(''.join),
+)
+
+
+@given(st.lists(packet_texts, min_size=1, max_size=6))
+def test_decode_is_decoding_each_packet(texts):
+    body = '\x1e'.join(texts)
+    assume(body and not body.startswith('d='))
+    assert outcome(lambda: Payload(encoded_payload=body).packets) == \
+        outcome(lambda: [Packet(encoded_packet=text) for text in texts])
+
+
+def test_decoded_packets_are_complete_packets():
+    pkts = Payload(encoded_payload='4hello\x1e2\x1e4{"a":1}\x1ebAQI=\x1e6').packets
+    assert [type(pkt) for pkt in pkts] == [Packet] * 5
+    assert [pkt.encode_cache for pkt in pkts] == [None] * 5
+    assert repr(pkts[0]) == "<Packet MESSAGE data='hello'>"
+    assert [pkt.encode(b64=True) for pkt in pkts] == ['4hello', '2', '4{"a":1}', 'bAQI=', '6']
+    assert pkts[3].encode() == b'\x01\x02'
+    pkts[0].extra = 'x'
+    assert pkts[0].extra == 'x' and weakref.ref(pkts[0])() is pkts[0]
+    pkts[0].decode(b'\x03')
+    assert (pkts[0].packet_type, pkts[0].data, pkts[0].binary) == (MESSAGE, b'\x03', True)
