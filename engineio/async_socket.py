@@ -29,11 +29,13 @@ class AsyncSocket(BaseSocket):
     def __init__(self, server: Any, sid: str, transport: str = 'polling'
                  ) -> None:
         super().__init__(server, sid, transport)
-        self._wakeup = asyncio.Event()
-        #: the WebSocket writer task, while the WebSocket handler runs
-        self._writer: Optional[asyncio.Task] = None
-        #: the open WebSocket, once upgraded
+        #: what the waiting long poll, if any, waits for
+        self._poll_waiter: Optional[asyncio.Future] = None
+        #: the open WebSocket, once upgraded, until its writer closed it
         self._ws: Any = None
+        #: the writer task, started when packets wait for the WebSocket;
+        #: it ends once it sent them all
+        self._writer: Optional[asyncio.Task] = None
         #: the task that reads the WebSocket and the one that runs this
         #: session's handlers: they may write to the WebSocket themselves
         self._reader: Optional[asyncio.Task] = None
@@ -48,18 +50,28 @@ class AsyncSocket(BaseSocket):
         """Queue a packet for the client."""
         overflow = self._queue(pkt)
         if overflow is not None:
-            self._wakeup.set()
             await self._closed(overflow.reason)
             raise exceptions.SocketIsClosedError()
         if self._writing is None and self._ws is not None:
             task = asyncio.current_task()
             if task is self._dispatcher or task is self._reader:
                 # a reply from this session's own handler: written at once,
-                # saving the hand-off to the writer task (a client that does
+                # saving the hand-off to a writer task (a client that does
                 # not read slows down only its own handlers)
                 await self._write_now(task)
                 return
-        self._wakeup.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        """Something changed for the client: answer the waiting poll, or
+        have the queued packets written to the WebSocket."""
+        waiter = self._poll_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if self._writer is None and self._writing is None and \
+                self._ws is not None:
+            self._writer = self.server.start_background_task(
+                self._websocket_writer, self._ws)
 
     async def _write_now(self, task: asyncio.Task) -> None:
         ws = self._ws
@@ -70,6 +82,7 @@ class AsyncSocket(BaseSocket):
         except asyncio.CancelledError:
             if not self._write_aborted:
                 raise
+            self._write_aborted = False
             uncancel = getattr(task, 'uncancel', None)
             if uncancel is not None:
                 uncancel()
@@ -78,11 +91,11 @@ class AsyncSocket(BaseSocket):
         finally:
             self._writing = None
         if self._proto.closed or self._proto.outbox:
-            self._wakeup.set()  # the writer takes it from here
+            self._wake()  # a writer task takes it from here
 
     async def _send_ping(self) -> None:
         if self._queue_ping():
-            self._wakeup.set()
+            self._wake()
 
     async def close(self, wait: bool = True, abort: bool = False,
                     reason: Any = None) -> None:
@@ -92,7 +105,7 @@ class AsyncSocket(BaseSocket):
 
     async def _closed(self, reason: Any) -> None:
         """Report a close that just happened and let waiters go."""
-        self._wakeup.set()
+        self._wake()
         behind_messages = self._after_close()
         if reason is None:
             return
@@ -121,6 +134,7 @@ class AsyncSocket(BaseSocket):
                 self._dispatch(('message', message.data),
                                self._message_size(message))
             except ProtocolViolation as exc:  # too many waiting messages
+                self._stop_writing()
                 await self._closed(exc.reason)
                 raise
         else:
@@ -160,18 +174,20 @@ class AsyncSocket(BaseSocket):
             raise violation
         try:
             while True:
-                self._wakeup.clear()
                 pkts, closed = self._poll_step()
                 if pkts:
                     return pkts
                 remaining = deadline - time.monotonic()
                 if closed or remaining <= 0:
                     break
+                waiter = self._poll_waiter = \
+                    asyncio.get_running_loop().create_future()
                 try:
-                    await _within(self._wakeup.wait(), remaining)
+                    await _within(waiter, remaining)
                 except asyncio.TimeoutError:
                     pass
         finally:
+            self._poll_waiter = None
             self._end_poll()
         await self.close(abort=True,
                          reason=self.server.reason.TRANSPORT_ERROR)
@@ -240,9 +256,8 @@ class AsyncSocket(BaseSocket):
         """Serve this session over the WebSocket ``ws`` until it ends."""
         if not self._proto.upgraded and not await self._join_upgrade(ws):
             return
-        writer = self._writer = self.server.start_background_task(
-            self._websocket_writer, ws)
         self._ws, self._reader = ws, asyncio.current_task()
+        self._wake()  # packets may be waiting already
         reason = self.server.reason.TRANSPORT_CLOSE
         try:
             while True:
@@ -257,14 +272,16 @@ class AsyncSocket(BaseSocket):
             raise
         except Exception as exc:
             reason = self._frame_error_reason(exc)
-        self._ws = self._reader = None
+        self._reader = None
         await self.close(abort=True, reason=reason)
-        try:
-            await writer
-        except asyncio.CancelledError:
-            if not writer.cancelled():
-                raise  # this task was cancelled, not the writer
-        self._writer = None
+        writer = self._writer
+        if writer is not None:  # let it finish before the WebSocket ends
+            try:
+                await writer
+            except asyncio.CancelledError:
+                if not writer.cancelled():
+                    raise  # this task was cancelled, not the writer
+        self._ws = None
         self._websocket_ended()
 
     async def _join_upgrade(self, ws: Any) -> bool:
@@ -274,13 +291,13 @@ class AsyncSocket(BaseSocket):
             return False
         try:
             await ws.send(self._probe_step(await ws.wait()).encode())
-            self._wakeup.set()  # a waiting poll is answered with a NOOP
+            self._wake()  # a waiting poll is answered with a NOOP
             self._upgrade_step(await ws.wait())
         except Exception as exc:
             self._abandon_upgrade(exc)
             await self._close_ws(ws)
             return False
-        self._wakeup.set()
+        self._wake()
         return True
 
     def _abort_websocket(self) -> None:
@@ -290,30 +307,38 @@ class AsyncSocket(BaseSocket):
         if writer is not None and not writer.done():
             self.server.logger.info('%s: aborting the WebSocket', self.sid)
             writer.cancel()
-        if self._writing is not None and self._writing is not writer:
-            self._write_aborted = True  # a handler stuck writing: free it
-            self._writing.cancel()
+        self._stop_writing()
+
+    def _stop_writing(self) -> None:
+        """Free a handler stuck writing to a client that does not read."""
+        writing = self._writing
+        if writing is not None and writing is not self._writer:
+            self._write_aborted = True
+            writing.cancel()
 
     async def _websocket_writer(self, ws: Any) -> None:
-        while True:
-            self._wakeup.clear()
-            if self._writing is not None:
-                # a handler is writing; it wakes this task when done
-                await self._wakeup.wait()
-                continue
-            self._writing = self._writer
-            try:
+        """Send the queued packets until none is left; once the session is
+        closed, close the WebSocket (which ends its reader)."""
+        task = self._writer
+        closed = False
+        try:
+            while not closed and self._writing is None:
                 pkts, closed = self._ws_step()
-                for pkt in pkts:
-                    await ws.send(pkt.encode())
-            except Exception:
-                break
-            finally:
-                self._writing = None
-            if closed:
-                break
-            await self._wakeup.wait()
-        await self._close_ws(ws)
+                if not pkts and not closed:
+                    return
+                self._writing = task
+                try:
+                    for pkt in pkts:
+                        await ws.send(pkt.encode())
+                except Exception:
+                    closed = True  # the connection broke
+                finally:
+                    self._writing = None
+        finally:
+            self._writer = None
+        if closed:
+            self._ws = None  # nothing more to write to it
+            await self._close_ws(ws)
 
     @staticmethod
     async def _close_ws(ws: Any) -> None:

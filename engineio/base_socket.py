@@ -43,8 +43,9 @@ class BaseSocket:
             sid, transport, server.ping_interval, server.ping_timeout,
             queue_limit(server.max_http_buffer_size))
         self._lock: Any = contextlib.nullcontext()
-        #: events for the dispatcher: (name, data, size in bytes)
-        self._inbox: Deque[Tuple[str, Any, int]] = deque()
+        #: events for the dispatcher: (name, data, size in bytes); created
+        #: when needed, dropped when the dispatcher is done
+        self._inbox: Optional[Deque[Tuple[str, Any, int]]] = None
         self._inbox_bytes = 0
         self._dispatching = False
 
@@ -141,6 +142,8 @@ class BaseSocket:
             limit = self._proto.max_queued
             if not (size and limit is not None and self._inbox_bytes and
                     self._inbox_bytes + size > limit):
+                if self._inbox is None:
+                    self._inbox = deque()
                 self._inbox.append((event[0], event[1], size))
                 self._inbox_bytes += size
                 if self._dispatching:
@@ -151,7 +154,7 @@ class BaseSocket:
             '%s: the client sends faster than its handlers take the '
             'messages; closing the session' % self.sid, 'fast-client')
         with self._lock:  # the session ends: its waiting messages with it
-            self._inbox.clear()
+            self._inbox = None
             self._inbox_bytes = 0
         reason = self._begin_close(self.server.reason.TRANSPORT_ERROR,
                                    abort=True)
@@ -166,6 +169,7 @@ class BaseSocket:
             if not self._inbox:
                 if stop_when_empty:
                     self._dispatching = False
+                    self._inbox = None
                 return None
             event = self._inbox.popleft()
             self._inbox_bytes -= event[2]

@@ -117,6 +117,9 @@ class Socket(BaseSocket):
                 self._dispatch(('message', message.data),
                                self._message_size(message))
             except ProtocolViolation as exc:  # too many waiting messages
+                ws = self._websocket
+                if ws is not None and self._writing:
+                    ws.abort()  # a handler is stuck writing to this client
                 self._closed(exc.reason)
                 raise
         else:

@@ -27,8 +27,7 @@ Closing happens once: :meth:`close` returns the reason the first time and
 """
 from __future__ import annotations
 
-from collections import deque
-from typing import Deque, List, Optional
+from typing import List, Optional
 
 from .. import packet as packet_mod
 from ..packet import CLOSE, MESSAGE, NOOP, PING, PONG, UPGRADE, Packet
@@ -106,7 +105,7 @@ class ServerSession:
         self.state = OPENING
         self.upgrade_state: Optional[str] = (
             UPGRADED if transport == 'websocket' else NOT_UPGRADING)
-        self.outbox: Deque[Packet] = deque()
+        self.outbox: List[Packet] = []  # a list: taken whole, kept small
         #: size of the messages in :attr:`outbox`, and its bound (None: none)
         self.queued_bytes = 0
         self.max_queued = max_queued
@@ -227,12 +226,12 @@ class ServerSession:
         return True
 
     def _take_queue(self) -> List[Packet]:
-        pkts = list(self.outbox)
+        pkts = self.outbox
         self._drop_queue()
         return pkts
 
     def _drop_queue(self) -> None:
-        self.outbox.clear()
+        self.outbox = []
         self.queued_bytes = 0
 
     def poll_take(self) -> List[Packet]:
