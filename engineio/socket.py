@@ -12,6 +12,8 @@ from .base_socket import BaseSocket, is_chunked
 _READ_BLOCK = 65536
 #: seconds a message dispatcher waits for the next event before it ends
 DISPATCHER_LINGER = 2.0
+#: seconds a WebSocket writer waits for more packets before it ends
+WRITER_LINGER = 2.0
 
 
 class Socket(BaseSocket):
@@ -35,6 +37,10 @@ class Socket(BaseSocket):
         self._dispatcher: Any = None
         #: whether a thread is writing to the WebSocket (one at a time)
         self._writing = False
+        #: whether a writer thread runs: started when packets wait for the
+        #: WebSocket, it ends once none came for WRITER_LINGER seconds
+        self._writer_running = False
+        self._writer: Any = None  # the last writer thread started
 
     # -- sending and closing ---------------------------------------------------
 
@@ -42,7 +48,6 @@ class Socket(BaseSocket):
         """Queue a packet for the client."""
         overflow = self._queue(pkt)
         if overflow is not None:
-            self._wakeup.set()
             self._closed(overflow.reason)
             raise exceptions.SocketIsClosedError()
         ws = self._websocket
@@ -51,7 +56,21 @@ class Socket(BaseSocket):
             if (current == self._dispatcher or current == self._reader) \
                     and self._write_now(ws):
                 return
+        self._wake()
+
+    def _wake(self) -> None:
+        """Something changed for the client: answer the waiting poll, or
+        have the queued packets written to the WebSocket."""
         self._wakeup.set()
+        ws = self._websocket
+        if ws is None:
+            return
+        with self._lock:
+            if self._writer_running or self._writing:
+                return  # the writer, or the thread writing, takes them
+            self._writer_running = True
+        self._writer = self.server.start_background_task(
+            self._websocket_writer, ws)
 
     def _write_now(self, ws: Any) -> bool:
         """Write the queued packets from this thread: a reply from this
@@ -73,12 +92,12 @@ class Socket(BaseSocket):
                 self._writing = False
                 handover = self._proto.closed or bool(self._proto.outbox)
         if handover:
-            self._wakeup.set()  # the writer takes it from here
+            self._wake()  # a writer thread takes it from here
         return True
 
     def _send_ping(self) -> None:
         if self._queue_ping():
-            self._wakeup.set()
+            self._wake()
 
     def close(self, wait: bool = True, abort: bool = False,
               reason: Any = None) -> None:
@@ -88,7 +107,7 @@ class Socket(BaseSocket):
 
     def _closed(self, reason: Any) -> None:
         """Report a close that just happened and let waiters go."""
-        self._wakeup.set()
+        self._wake()
         behind_messages = self._after_close()
         if reason is None:
             return
@@ -269,8 +288,7 @@ class Socket(BaseSocket):
             return []
         self._reader = self._current()
         self._websocket = ws
-        writer = self.server.start_background_task(self._websocket_writer,
-                                                    ws)
+        self._wake()  # packets may be waiting already
         reason = self.server.reason.TRANSPORT_CLOSE
         try:
             while True:
@@ -284,7 +302,9 @@ class Socket(BaseSocket):
             reason = self._frame_error_reason(exc)
         self._reader = None
         self.close(abort=True, reason=reason)
-        writer.join()
+        writer = self._writer
+        if writer is not None:
+            writer.join()  # the last one closes the WebSocket
         self._websocket = None
         self._websocket_ended()
         return []
@@ -314,27 +334,41 @@ class Socket(BaseSocket):
             ws.abort()
 
     def _websocket_writer(self, ws: Any) -> None:
-        while True:
+        """Send the queued packets; end once none came for a while (or a
+        handler writes: it starts another writer when done). Once the
+        session is closed, close the WebSocket, which ends its reader."""
+        idle_since = None
+        closed = False
+        while not closed:
             self._wakeup.clear()
             with self._lock:
-                busy = self._writing
-                if not busy:
+                if self._writing:
+                    self._writer_running = False
+                    return
+                pkts, closed = self._proto.ws_take(), self._proto.closed
+                if not pkts and not closed:
+                    now = time.monotonic()
+                    idle_since = idle_since or now
+                    if now - idle_since >= WRITER_LINGER:
+                        self._writer_running = False
+                        return
+                else:
+                    idle_since = None
                     self._writing = True
-                    pkts, closed = self._proto.ws_take(), self._proto.closed
-            if busy:  # a handler is writing; it wakes this thread when done
-                self._wakeup.wait()
+            if idle_since is not None:
+                self._wakeup.wait(WRITER_LINGER)
                 continue
             try:
                 for pkt in pkts:
                     ws.send(pkt.encode())
             except Exception:
-                break
+                closed = True  # the connection broke
             finally:
                 with self._lock:
                     self._writing = False
-            if closed:
-                break
-            self._wakeup.wait()
+        with self._lock:
+            self._writer_running = False
+            self._websocket = None  # nothing more to write to it
         self._close_ws(ws)
 
     @staticmethod
