@@ -257,7 +257,7 @@ class AsyncSocket(BaseSocket):
         if not self._proto.upgraded and not await self._join_upgrade(ws):
             return
         self._ws, self._reader = ws, asyncio.current_task()
-        self._wake()  # packets may be waiting already
+        await self._write_now(self._reader)  # packets may be waiting already
         reason = self.server.reason.TRANSPORT_CLOSE
         try:
             while True:

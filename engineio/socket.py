@@ -288,7 +288,8 @@ class Socket(BaseSocket):
             return []
         self._reader = self._current()
         self._websocket = ws
-        self._wake()  # packets may be waiting already
+        if not self._write_now(ws):  # packets may be waiting already
+            self._wake()
         reason = self.server.reason.TRANSPORT_CLOSE
         try:
             while True:
