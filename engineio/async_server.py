@@ -104,10 +104,14 @@ class AsyncServer(base_server.BaseServer):
         if isinstance(decision, routing.Reject):
             r = self._reject_response(decision, environ)
         elif decision.kind == routing.HANDSHAKE:
-            return await self._handle_connect(environ, decision.transport,
-                                              decision.jsonp_index)
+            connect = self._handle_connect(environ, decision.transport,
+                                           decision.jsonp_index)
+            del environ  # a WebSocket's frames keep no environ alive
+            return await connect
         elif decision.kind == routing.WEBSOCKET:
-            return await decision.session.handle_get_request(environ)
+            upgrade = decision.session.handle_get_request(environ)
+            del environ
+            return await upgrade
         elif decision.kind == routing.POLL:
             r = self._finish_response(await self._poll(decision), environ)
         elif decision.kind == routing.POST:
@@ -167,7 +171,9 @@ class AsyncServer(base_server.BaseServer):
             await socket._closed(closed)
         if r is None:
             if transport == 'websocket':
-                return await socket.handle_get_request(environ)
+                websocket = socket.handle_get_request(environ)
+                del environ  # a WebSocket's frames keep no environ alive
+                return await websocket
             try:
                 r = self._ok(await socket.poll(),
                              headers=self._handshake_headers(socket.sid),

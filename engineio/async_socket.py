@@ -159,11 +159,14 @@ class AsyncSocket(BaseSocket):
 
     # -- polling ---------------------------------------------------------------
 
-    async def handle_get_request(self, environ: Dict[str, Any]) -> Any:
-        """Answer a GET: wait for packets, or run the WebSocket upgrade."""
+    def handle_get_request(self, environ: Dict[str, Any]) -> Awaitable[Any]:
+        """Answer a GET: wait for packets, or run the WebSocket upgrade
+        (returns the awaitable that does it)."""
+        # not a coroutine function: the frame of a coroutine would keep the
+        # environ for as long as the WebSocket lives
         if environ.get('HTTP_UPGRADE', '').lower() == 'websocket':
-            return await self._upgrade_websocket(environ)
-        return await self.poll()
+            return self._upgrade_websocket(environ)
+        return self.poll()
 
     async def poll(self) -> List[packet.Packet]:
         """Wait for packets to send in a polling answer."""
@@ -246,11 +249,11 @@ class AsyncSocket(BaseSocket):
 
     # -- WebSocket -------------------------------------------------------------
 
-    async def _upgrade_websocket(self, environ: Dict[str, Any]) -> Any:
+    def _upgrade_websocket(self, environ: Dict[str, Any]) -> Awaitable[Any]:
         websocket = self.server._async['websocket']
         if websocket is None:
-            return await self.server._reject_no_websocket(environ)
-        return await websocket(self._websocket_handler, self.server)(environ)
+            return self.server._reject_no_websocket(environ)
+        return websocket(self._websocket_handler, self.server)(environ)
 
     async def _websocket_handler(self, ws: Any) -> None:
         """Serve this session over the WebSocket ``ws`` until it ends."""

@@ -78,7 +78,10 @@ class WebSocket:
                        ) -> web.WebSocketResponse:
         self._ws = web.WebSocketResponse(
             max_msg_size=self.server.max_http_buffer_size + 1)
-        await self._ws.prepare(environ['aiohttp.request'])
+        request = environ['aiohttp.request']
+        del environ  # not kept for as long as the connection lives
+        await self._ws.prepare(request)
+        del request
         await self.handler(self)
         await self.close()
         return self._ws

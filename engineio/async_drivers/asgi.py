@@ -130,6 +130,7 @@ class WebSocket:
     async def __call__(self, environ: Dict[str, Any]) -> None:
         self._receive = environ['asgi.receive']
         self._send = environ['asgi.send']
+        del environ  # not kept for as long as the connection lives
         try:
             await self._send({'type': 'websocket.accept'})
         except Exception:

@@ -104,9 +104,11 @@ class WebSocket:
 
     async def __call__(self, environ: Dict[str, Any]) -> None:
         request = environ['sanic.request']
+        del environ  # not kept for as long as the connection lives
         protocol = request.transport.get_protocol()
         protocol.websocket_max_size = self.server.max_http_buffer_size
         self._ws = await protocol.websocket_handshake(request)
+        del request, protocol
         # Sanic cancels the request's task as soon as the connection is
         # lost; the session must still take the messages that arrived and
         # close normally, so it runs in a task of its own.

@@ -152,6 +152,7 @@ class WebSocket:
 
     async def __call__(self, environ: Dict[str, Any]) -> None:
         handler = self.tornado_handler = environ['tornado.handler']
+        del environ  # not kept for as long as the connection lives
         # the handshake; then tornado reads frames until the connection
         # ends, passing them to the handler's on_message()
         connection = asyncio.ensure_future(
