@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import socket
-import socket
 from typing import Any, Callable, Dict, Optional
 
 import simple_websocket

@@ -329,7 +329,7 @@ async def run(args: argparse.Namespace, base: str) -> Dict[str, Any]:
         report['after_load'] = await server_stats(base)
     if args.cycles:
         settle = SETTLE_BY_MODE.get(args.mode, SETTLE)
-        await cycles_phase(base, 300, args.concurrency)  # warm up
+        await cycles_phase(base, args.warmup_cycles, args.concurrency)
         await asyncio.sleep(settle)
         report['before_cycles'] = await server_stats(base)
         report['cycles'] = await cycles_phase(base, args.cycles, args.concurrency)
@@ -371,6 +371,10 @@ def main() -> int:
     parser.add_argument('--interval', type=float, default=1.0,
                         help='mean seconds between two messages of a client')
     parser.add_argument('--cycles', type=int, default=10000)
+    parser.add_argument('--warmup-cycles', type=int, default=300,
+                        help='cycles before the "before" measure; as many as '
+                        '--cycles measures the steady state of a server that '
+                        'frees closed connections late (Sanic)')
     parser.add_argument('--concurrency', type=int, default=20)
     parser.add_argument('--json', action='store_true', help='print the report as JSON')
     args = parser.parse_args()
