@@ -23,7 +23,9 @@ class Socket(BaseSocket):
                  ) -> None:
         super().__init__(server, sid, transport)
         self._lock = threading.Lock()
-        self._wakeup = server.create_event()
+        #: what a waiting poll or writer waits on; made when first needed
+        #: (a WebSocket session that nobody else sends to never needs one)
+        self._wakeup: Any = None
         #: the WebSocket serving the session, while its handler runs
         self._websocket: Any = None
         #: the environ of the POST being read
@@ -58,10 +60,19 @@ class Socket(BaseSocket):
                 return
         self._wake()
 
+    def _waiter(self) -> Any:
+        """The event a poll or the writer waits on (set by :meth:`_wake`)."""
+        with self._lock:
+            if self._wakeup is None:
+                self._wakeup = self.server.create_event()
+            return self._wakeup
+
     def _wake(self) -> None:
         """Something changed for the client: answer the waiting poll, or
         have the queued packets written to the WebSocket."""
-        self._wakeup.set()
+        wakeup = self._wakeup
+        if wakeup is not None:
+            wakeup.set()
         ws = self._websocket
         if ws is None:
             return
@@ -190,16 +201,17 @@ class Socket(BaseSocket):
         if violation is not None:
             self._closed(violation.reason)
             raise violation
+        wakeup = self._waiter()
         try:
             while True:
-                self._wakeup.clear()
+                wakeup.clear()
                 pkts, closed = self._poll_step()
                 if pkts:
                     return pkts
                 remaining = deadline - time.monotonic()
                 if closed or remaining <= 0:
                     break
-                self._wakeup.wait(remaining)
+                wakeup.wait(remaining)
         finally:
             self._end_poll()
         self.close(abort=True, reason=self.server.reason.TRANSPORT_ERROR)
@@ -317,13 +329,13 @@ class Socket(BaseSocket):
             return False
         try:
             ws.send(self._probe_step(ws.wait()).encode())
-            self._wakeup.set()  # a waiting poll is answered with a NOOP
+            self._wake()  # a waiting poll is answered with a NOOP
             self._upgrade_step(ws.wait())
         except Exception as exc:
             self._abandon_upgrade(exc)
             self._close_ws(ws)
             return False
-        self._wakeup.set()
+        self._wake()
         return True
 
     def _abort_websocket(self) -> None:
@@ -340,8 +352,9 @@ class Socket(BaseSocket):
         session is closed, close the WebSocket, which ends its reader."""
         idle_since = None
         closed = False
+        wakeup = self._waiter()
         while not closed:
-            self._wakeup.clear()
+            wakeup.clear()
             with self._lock:
                 if self._writing:
                     self._writer_running = False
@@ -357,7 +370,7 @@ class Socket(BaseSocket):
                     idle_since = None
                     self._writing = True
             if idle_since is not None:
-                self._wakeup.wait(WRITER_LINGER)
+                wakeup.wait(WRITER_LINGER)
                 continue
             try:
                 for pkt in pkts:
