@@ -3,7 +3,9 @@ with the request handler class from :func:`get_tornado_handler`."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
+from collections import deque
+from typing import (Any, Awaitable, Callable, Deque, Dict, List, Optional,
+                    Tuple)
 from urllib.parse import unquote_to_bytes
 
 import tornado.web
@@ -29,23 +31,25 @@ def get_tornado_handler(engineio_server: Any) -> type:
     @tornado.web.stream_request_body
     class Handler(tornado.websocket.WebSocketHandler):
         def initialize(self) -> None:
-            # body chunks, then None (the end) or an error
-            self.eio_body: asyncio.Queue = asyncio.Queue()
+            # body chunks, then None (the end) or an error (not for a GET)
+            self.eio_body: Optional[asyncio.Queue] = None
             self.eio_body_room = engineio_server.max_http_buffer_size + 1
             self.eio_request: Optional[asyncio.Future] = None
-            self.eio_messages: asyncio.Queue = asyncio.Queue()
+            # a WebSocket's messages, and its opening (see WebSocket)
+            self.eio_messages: Optional[_Messages] = None
+            self.eio_opened: Optional[asyncio.Future] = None
             # set once the server is done with the WebSocket: tornado goes
             # on reading until the closing handshake ends
             self.eio_done = False
-            self.eio_opened = asyncio.Event()
 
         def prepare(self) -> None:
             if self.request.method != 'GET':
+                self.eio_body = asyncio.Queue()
                 self.eio_request = asyncio.ensure_future(
                     engineio_server.handle_request(self))
 
         def data_received(self, chunk: bytes) -> None:
-            if self.eio_body_room > 0:
+            if self.eio_body is not None and self.eio_body_room > 0:
                 self.eio_body.put_nowait(chunk[:self.eio_body_room])
                 self.eio_body_room -= len(chunk)
 
@@ -59,20 +63,23 @@ def get_tornado_handler(engineio_server: Any) -> type:
         post = put = patch = delete = head = options = body_received
 
         def on_connection_close(self) -> None:
-            self.eio_body.put_nowait(ConnectionError('the client went away'))
+            if self.eio_body is not None:
+                self.eio_body.put_nowait(
+                    ConnectionError('the client went away'))
             super().on_connection_close()
             tornado.web.RequestHandler.on_connection_close(self)
 
         def open(self, *args: Any, **kwargs: Any) -> None:
-            self.eio_opened.set()
+            _settle(self.eio_opened)
 
         def on_message(self, message: Any) -> None:
             if not self.eio_done:
                 self.eio_messages.put_nowait(message)
 
         def on_close(self) -> None:
-            self.eio_messages.put_nowait(None)
-            self.eio_opened.set()
+            if self.eio_messages is not None:
+                self.eio_messages.put_nowait(None)
+            _settle(self.eio_opened)
 
         def check_origin(self, origin: str) -> bool:
             return http.origin_allowed(engineio_server.cors_allowed_origins,
@@ -153,15 +160,17 @@ class WebSocket:
     async def __call__(self, environ: Dict[str, Any]) -> None:
         handler = self.tornado_handler = environ['tornado.handler']
         del environ  # not kept for as long as the connection lives
+        handler.eio_messages = _Messages()
+        opened = handler.eio_opened = \
+            asyncio.get_running_loop().create_future()
         # the handshake; then tornado reads frames until the connection
         # ends, passing them to the handler's on_message()
         connection = asyncio.ensure_future(
             tornado.websocket.WebSocketHandler.get(handler))
-        opened = asyncio.ensure_future(handler.eio_opened.wait())
         await asyncio.wait([connection, opened],
                            return_when=asyncio.FIRST_COMPLETED)
-        opened.cancel()
-        if not handler.eio_opened.is_set():  # the handshake failed
+        if not opened.done():  # the handshake failed
+            opened.cancel()
             handler.eio_messages.put_nowait(None)
         try:
             await self.handler(self)
@@ -194,6 +203,35 @@ class WebSocket:
     async def close(self) -> None:
         self.tornado_handler.eio_done = True
         self.tornado_handler.close()
+
+
+class _Messages:
+    """The messages tornado hands to ``on_message()``, for one reader: a
+    queue lighter than :class:`asyncio.Queue` (a connection keeps one)."""
+
+    def __init__(self) -> None:
+        self._items: Deque[Any] = deque()
+        self._waiter: Optional[asyncio.Future] = None
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        _settle(self._waiter)
+
+    async def get(self) -> Any:
+        """The next item; safe to cancel (nothing is lost)."""
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
+
+
+def _settle(future: Optional['asyncio.Future[Any]']) -> None:
+    """Resolve a future someone may wait on, if not done yet."""
+    if future is not None and not future.done():
+        future.set_result(None)
 
 
 def _seen(future: 'asyncio.Future[Any]') -> None:
