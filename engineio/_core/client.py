@@ -234,8 +234,8 @@ class ClientSession:
             raise ConnectionError(error)
         sid = data.get('sid')
         upgrades = data.get('upgrades', [])
-        ping_interval = data.get('pingInterval')
-        ping_timeout = data.get('pingTimeout')
+        ping_interval: Any = data.get('pingInterval')
+        ping_timeout: Any = data.get('pingTimeout')
         max_payload = data.get('maxPayload')
         if not isinstance(sid, str) or not sid or \
                 not isinstance(upgrades, list) or \
@@ -300,14 +300,14 @@ class ClientSession:
         (at least one packet); the rest waits for the next POST.
         """
         outbox = self.outbox
+        batch: List[Packet] = []
         if self.transport != POLLING or self.max_payload is None:
-            batch = list(outbox)
+            batch.extend(outbox)
             outbox.clear()
             return batch
-        batch: List[Packet] = []
         size = -_SEPARATOR_SIZE
         while outbox:
-            encoded = outbox[0].encode(b64=True)
+            encoded = str(outbox[0].encode(b64=True))  # text when b64
             size += _SEPARATOR_SIZE + len(encoded.encode('utf-8'))
             if batch and size > self.max_payload:
                 break
@@ -350,6 +350,8 @@ class ClientSession:
     # -- liveness -------------------------------------------------------------
 
     def _push_liveness(self, now: float) -> None:
+        assert self.ping_interval is not None and \
+            self.ping_timeout is not None  # connected
         self.liveness_deadline = now + self.ping_interval + self.ping_timeout
 
     def read_timeout(self, now: float) -> Optional[float]:
