@@ -10,7 +10,7 @@ from __future__ import annotations
 from json import (  # noqa: F401 - re-exported
     JSONDecodeError, JSONDecoder, JSONEncoder, dump, dumps, load)
 from json import loads as original_loads
-from json.decoder import WHITESPACE
+from json.decoder import WHITESPACE  # type: ignore[attr-defined]
 from typing import Any
 
 __all__ = ['dump', 'dumps', 'load', 'loads', 'JSONDecoder', 'JSONDecodeError',
@@ -26,7 +26,7 @@ def _bounded_int(literal: str) -> int:
 
 
 _decoder = JSONDecoder(parse_int=_bounded_int)
-_scan_once = _decoder.scan_once
+_scan_once = _decoder.scan_once  # type: ignore[attr-defined]
 _skip_whitespace = WHITESPACE.match
 _WHITESPACE_CHARS = frozenset(' \t\n\r')
 
