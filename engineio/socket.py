@@ -175,7 +175,9 @@ class Socket(BaseSocket):
                 ready.clear()
                 event = self._next_event(stop_when_empty=False)
                 if event is None:
-                    if ready.wait(DISPATCHER_LINGER):
+                    # a closed session gets no more messages: no lingering
+                    if not self._proto.closed and \
+                            ready.wait(DISPATCHER_LINGER):
                         continue
                     event = self._next_event()
                     if event is None:
