@@ -8,7 +8,7 @@ receive packets, or switch to WebSocket.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, NamedTuple, Optional, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Union
 from urllib.parse import parse_qs
 
 from . import http
@@ -47,6 +47,23 @@ def _reject(message: str, key: Optional[str],
     return Reject(BAD_REQUEST, message, key, log_message or message)
 
 
+def parse_query(query_string: str) -> Dict[str, List[str]]:
+    """``urllib.parse.parse_qs(query_string)``, quicker for the usual
+    query strings, which need no unquoting."""
+    if '%' in query_string or '+' in query_string:
+        return parse_qs(query_string)
+    query: Dict[str, List[str]] = {}
+    for field in query_string.split('&'):
+        name, _, value = field.partition('=')
+        if value:  # like parse_qs, fields without a value are left out
+            values = query.get(name)
+            if values is None:
+                query[name] = [value]
+            else:
+                values.append(value)
+    return query
+
+
 def wants_websocket(environ: Dict[str, Any]) -> bool:
     return environ.get('HTTP_UPGRADE', '').lower() == 'websocket'
 
@@ -68,7 +85,7 @@ def route(environ: Dict[str, Any], config: Any,
     if method not in ('GET', 'POST', 'OPTIONS'):
         return _reject('Method Not Found', 'bad-method',
                        'Method %r is not supported' % method[:20])
-    query = parse_qs(environ.get('QUERY_STRING', ''))
+    query = parse_query(environ.get('QUERY_STRING', ''))
     transport = query.get('transport', [''])[0]
     if transport not in config.transports:
         return _reject('Invalid transport', 'bad-transport',

@@ -1,7 +1,9 @@
 """Request classification: every rejection of the error table, in order."""
 import types
+from urllib.parse import parse_qs
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from engineio._core import routing
 
@@ -148,3 +150,19 @@ def test_closed_session_gets_its_last_poll_but_no_post():
         routing.POLL
     rejected(route(env('transport=polling&sid=s', 'POST'), sessions),
              'Invalid session s')
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.text('ab=%+&; 2', max_size=4),
+                          st.sampled_from(['', '=']),
+                          st.text('ab=%+&;2', max_size=4)), max_size=6))
+def test_parse_query_is_parse_qs(fields):
+    query = '&'.join(name + eq + value for name, eq, value in fields)
+    assert routing.parse_query(query) == parse_qs(query)
+
+
+@pytest.mark.parametrize('query', [
+    '', '&', 'EIO=4&transport=polling&sid=abc', 'a=1&a=2&b=', 'a&b=&=c',
+    'x=a%20b&y=c+d', 'j=1=2', 'sid=%E2%82%AC'])
+def test_parse_query_examples(query):
+    assert routing.parse_query(query) == parse_qs(query)
