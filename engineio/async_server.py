@@ -14,12 +14,6 @@ from ._core.timers import TimerQueue
 from .async_socket import AsyncSocket
 
 
-async def _maybe_await(value: Any) -> Any:
-    if inspect.isawaitable(value):
-        return await value
-    return value
-
-
 class AsyncServer(base_server.BaseServer):
     """An Engine.IO server for asyncio applications.
 
@@ -98,11 +92,17 @@ class AsyncServer(base_server.BaseServer):
     async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
         """Handle an HTTP request; the arguments are those of the async
         mode's framework (e.g. ``scope, receive, send`` for ASGI)."""
-        environ = await _maybe_await(
-            self._async['translate_request'](*args, **kwargs))
+        environ = self._async['translate_request'](*args, **kwargs)
+        if inspect.iscoroutine(environ):
+            environ = await environ
         decision = routing.route(environ, self, self._find_socket)
         if isinstance(decision, routing.Reject):
             r = self._reject_response(decision, environ)
+        elif decision.kind == routing.POLL:
+            r = self._finish_response(await self._poll(decision), environ)
+        elif decision.kind == routing.POST:
+            r = self._finish_response(await self._post(decision, environ),
+                                      environ)
         elif decision.kind == routing.HANDSHAKE:
             connect = self._handle_connect(environ, decision.transport,
                                            decision.jsonp_index)
@@ -112,14 +112,10 @@ class AsyncServer(base_server.BaseServer):
             upgrade = decision.session.handle_get_request(environ)
             del environ
             return await upgrade
-        elif decision.kind == routing.POLL:
-            r = self._finish_response(await self._poll(decision), environ)
-        elif decision.kind == routing.POST:
-            r = self._finish_response(await self._post(decision, environ),
-                                      environ)
         else:
             r = self._finish_response(self._ok(), environ)
-        return await self._make_response(r, environ)
+        response = self._send_response(r, environ)
+        return await response if inspect.iscoroutine(response) else response
 
     async def shutdown(self) -> None:
         """Stop the background task. Connected clients are not closed."""
@@ -156,11 +152,18 @@ class AsyncServer(base_server.BaseServer):
 
     # -- requests ----------------------------------------------------------------
 
+    def _send_response(self, response_dict: Dict[str, Any],
+                       environ: Dict[str, Any]) -> Any:
+        """The driver's answer: the framework's response object, or a
+        coroutine that sends the response."""
+        return self._async['make_response'](
+            response_dict['status'], response_dict['headers'],
+            response_dict['response'], environ)
+
     async def _make_response(self, response_dict: Dict[str, Any],
                              environ: Dict[str, Any]) -> Any:
-        return await _maybe_await(self._async['make_response'](
-            response_dict['status'], response_dict['headers'],
-            response_dict['response'], environ))
+        response = self._send_response(response_dict, environ)
+        return await response if inspect.iscoroutine(response) else response
 
     async def _handle_connect(self, environ: Dict[str, Any], transport: str,
                               jsonp_index: Optional[int] = None) -> Any:
@@ -221,7 +224,9 @@ class AsyncServer(base_server.BaseServer):
                 ret = base_server.call_with_optional_args(handler, *args)
             else:
                 ret = handler(*args)
-            return await _maybe_await(ret)
+            if inspect.isawaitable(ret):
+                ret = await ret
+            return ret
         except asyncio.CancelledError:
             return False if event == 'connect' else None
         except Exception:

@@ -70,6 +70,23 @@ def _declared_length(value: Optional[str]) -> Optional[int]:
         return None
 
 
+#: environ keys of the header names seen so far (bounded: a client can send
+#: any names, only the first ones are remembered)
+_header_keys: Dict[str, str] = {}
+_HEADER_KEYS_KEPT = 256
+
+
+def _header_key(name: str) -> str:
+    """The environ key of a header: ``HTTP_`` and the name in upper case
+    with ``_`` for ``-`` (no prefix for Content-Type and -Length)."""
+    key = name.upper().replace('-', '_')
+    if key not in ('CONTENT_TYPE', 'CONTENT_LENGTH'):
+        key = 'HTTP_' + key
+    if len(_header_keys) < _HEADER_KEYS_KEPT:
+        _header_keys[name] = key
+    return key
+
+
 def make_environ(method: str, path: str, query_string: str,
                  raw_uri: str, headers: Iterable[Tuple[str, str]],
                  scheme: str, client: Optional[Tuple[Any, Any]],
@@ -97,18 +114,20 @@ def make_environ(method: str, path: str, query_string: str,
         'SERVER_NAME': str(server[0]) if server else '',
         'SERVER_PORT': str(server[1]) if server else '',
     }
+    keys = _header_keys
     for name, value in headers:
-        key = name.upper().replace('-', '_')
-        if key not in ('CONTENT_TYPE', 'CONTENT_LENGTH'):
-            key = 'HTTP_' + key
+        key = keys.get(name) or _header_key(name)
         if key in environ:
             environ[key] += ',' + value
         else:
             environ[key] = value
-    forwarded = environ.get('HTTP_X_FORWARDED_PROTO', '').split(',')[0]
-    scheme = scheme.lower()
-    environ['wsgi.url_scheme'] = forwarded.strip().lower() or \
-        _WEBSOCKET_SCHEMES.get(scheme, scheme)
+    forwarded = environ.get('HTTP_X_FORWARDED_PROTO')
+    url_scheme = forwarded.split(',')[0].strip().lower() if forwarded \
+        else ''
+    if not url_scheme:
+        scheme = scheme.lower()
+        url_scheme = _WEBSOCKET_SCHEMES.get(scheme, scheme)
+    environ['wsgi.url_scheme'] = url_scheme
     environ['wsgi.input'] = BodyReader(
         next_chunk, _declared_length(environ.get('CONTENT_LENGTH')))
     environ.update(extra)

@@ -66,13 +66,14 @@ async def translate_request(scope: Scope, receive: Receive,
     else:
         next_chunk = _http_body(receive)
         method = scope['method']
-    query = _latin1(scope.get('query_string', b''))
+    query = scope.get('query_string', b'').decode('latin-1')
     raw_path = scope.get('raw_path')
-    raw_uri = _latin1(raw_path) if raw_path else quote(scope['path'])
+    raw_uri = raw_path.decode('latin-1') if raw_path \
+        else quote(scope['path'])
     if query:
         raw_uri += '?' + query
-    headers = [(_latin1(name), _latin1(value))
-               for name, value in scope.get('headers', [])]
+    headers = [(name.decode('latin-1'), value.decode('latin-1'))
+               for name, value in scope.get('headers', ())]
     return make_environ(
         method, scope['path'], query, raw_uri, headers,
         scope.get('scheme', 'http'), scope.get('client'),
@@ -106,8 +107,11 @@ async def make_response(status: str, headers: List[Tuple[str, str]],
                         'reason': reason.encode()[:_MAX_CLOSE_REASON].decode(
                             'utf-8', 'ignore')})
         return
+    # with its length, the body is not sent in chunks
+    encoded = _encode_headers(headers)
+    encoded.append([b'content-length', b'%d' % len(payload)])
     await send({'type': 'http.response.start', 'status': status_code,
-                'headers': _encode_headers(headers)})
+                'headers': encoded})
     await send({'type': 'http.response.body', 'body': payload})
 
 
