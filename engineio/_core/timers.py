@@ -4,8 +4,9 @@ One background task per server serves every session's heartbeat: it sleeps
 until :meth:`TimerQueue.next_time`, then handles :meth:`TimerQueue.pop_due`.
 Each key has at most one live deadline; rescheduling leaves the old heap
 entry behind, and it is skipped when it comes up. When stale entries
-outnumber the live ones the heap is rebuilt, so that the keys of sessions
-that ended are not kept alive until their old deadlines.
+outnumber the live ones the heap is rebuilt, and when no deadline is left it
+is emptied, so that the keys of sessions that ended are not kept alive until
+their old deadlines.
 """
 from __future__ import annotations
 
@@ -45,7 +46,9 @@ class TimerQueue:
     def _compact(self) -> None:
         """Rebuild the heap from the live deadlines once stale entries are
         the majority (amortised constant time per call)."""
-        if len(self._heap) > 2 * len(self._when) + 64:
+        if not self._when:
+            self._heap.clear()
+        elif len(self._heap) > 2 * len(self._when) + 64:
             self._heap = [(when, next(self._order), key)
                           for key, when in self._when.items()]
             heapq.heapify(self._heap)
@@ -59,6 +62,8 @@ class TimerQueue:
             if self._when.get(key) == when:
                 del self._when[key]
                 due.append(key)
+        if not self._when:
+            heap.clear()  # only stale entries may be left
         return due
 
     def next_time(self) -> Optional[float]:

@@ -35,3 +35,25 @@ def test_schedule_reports_new_earliest():
     assert not q.schedule('b', 6.0)
     assert q.schedule('c', 1.0)
     assert not q.schedule('c', 1.0)  # unchanged
+
+
+class Key:
+    """A session-like key that can be weakly referenced."""
+
+
+def test_no_key_is_kept_once_nothing_is_scheduled():
+    import gc
+    import weakref
+    q = TimerQueue()
+    keys = [Key() for _ in range(20)]
+    refs = [weakref.ref(k) for k in keys]
+    for i, key in enumerate(keys):
+        q.schedule(key, 10.0 + i)
+        q.schedule(key, 20.0 + i)  # leaves a stale entry behind
+    for key in keys[:10]:
+        q.schedule(key, None)
+    assert q.pop_due(100.0) == keys[10:]
+    del keys, key
+    gc.collect()
+    assert [r for r in refs if r() is not None] == []
+    assert q.next_time() is None
