@@ -8,6 +8,7 @@ import secrets
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
+from . import json as default_json
 from . import packet, payload
 from ._core import http
 from ._core.reasons import Reason
@@ -105,6 +106,8 @@ class BaseServer:
         self.sockets: Dict[str, Any] = {}
         self.handlers: Dict[str, Callable[..., Any]] = {}
         self.log_message_keys: set = set()
+        #: encoded OPEN packets after their sid (see _open_tail)
+        self._open_tails: Dict[tuple, str] = {}
         self.start_service_task = (self._default_monitor_clients
                                    if monitor_clients is None
                                    else monitor_clients)
@@ -210,7 +213,7 @@ class BaseServer:
         return ['websocket']
 
     def _open_packet(self, sid: str, transport: str) -> packet.Packet:
-        return packet.Packet(packet.OPEN, {
+        data = {
             'sid': sid,
             'upgrades': self._upgrades(sid, transport),
             'pingTimeout': int(round(self.ping_timeout * 1000)),
@@ -218,7 +221,28 @@ class BaseServer:
                 (self.ping_interval + self.ping_interval_grace_period) *
                 1000)),
             'maxPayload': self.max_http_buffer_size,
-        })
+        }
+        pkt = packet.Packet(packet.OPEN, data)
+        if packet.Packet.json is default_json and sid.isascii() and \
+                sid.isprintable() and '"' not in sid and '\\' not in sid:
+            # the JSON text of the sid is the sid in quotes: the rest of the
+            # packet's encoding is the same for every session
+            pkt.encode_cache = '0{"sid":"' + sid + '"' + self._open_tail(data)
+        return pkt
+
+    def _open_tail(self, data: Dict[str, Any]) -> str:
+        """The encoded OPEN packet after its sid, computed once for each
+        set of values."""
+        key = (tuple(data['upgrades']), data['pingTimeout'],
+               data['pingInterval'], data['maxPayload'])
+        tail = self._open_tails.get(key)
+        if tail is None:
+            encoded = packet.Packet(packet.OPEN, dict(data, sid='')).encode()
+            tail = encoded[len('0{"sid":""'):]
+            if len(self._open_tails) > 16:  # options changed many times
+                self._open_tails.clear()
+            self._open_tails[key] = tail
+        return tail
 
     # -- responses -------------------------------------------------------------
 

@@ -43,6 +43,21 @@ def test_ping_interval_tuple_and_exact_milliseconds():
                     'maxPayload': 1000000}
 
 
+@pytest.mark.parametrize('options', [
+    {}, {'ping_interval': (0.3, 0.2), 'ping_timeout': 2.5},
+    {'max_http_buffer_size': None}, {'allow_upgrades': False}])
+@pytest.mark.parametrize('sid', ['aB3_-xYz', 'x"y', 'a\\b', '\u00e9', 'a\nb', ''])
+def test_open_packet_encoding_is_the_packets_own(options, sid):
+    eio = make(**options)
+    for transport in ('polling', 'websocket', 'polling'):
+        pkt = eio._open_packet(sid, transport)
+        assert pkt.encode() == packet.Packet(packet.OPEN, pkt.data).encode()
+    eio.ping_timeout = 7  # options changed after the first handshakes
+    pkt = eio._open_packet(sid, 'polling')
+    assert pkt.data['pingTimeout'] == 7000
+    assert pkt.encode() == packet.Packet(packet.OPEN, pkt.data).encode()
+
+
 def test_upgrades_follow_options():
     assert make(allow_upgrades=False)._upgrades('s', 'polling') == []
     assert make(transports=['polling'])._upgrades('s', 'polling') == []
