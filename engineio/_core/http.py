@@ -3,14 +3,36 @@ from __future__ import annotations
 
 import gzip
 import inspect
+import weakref
 import zlib
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 Headers = List[Tuple[str, str]]
 
 
+#: what accepts_args found, by function (by the function of a bound method)
+_accepted_counts: 'weakref.WeakKeyDictionary[Any, Dict[Any, bool]]' = \
+    weakref.WeakKeyDictionary()
+
+
 def accepts_args(func: Callable[..., Any], count: int) -> bool:
-    """True if ``func`` can be called with ``count`` positional arguments."""
+    """True if ``func`` can be called with ``count`` positional arguments
+    (remembered for each function: inspecting a signature is slow)."""
+    target = getattr(func, '__func__', func)
+    key = (target is not func, count)  # a bound method takes one less
+    try:
+        answers = _accepted_counts.get(target)
+        if answers is None:
+            answers = _accepted_counts[target] = {}
+    except TypeError:  # not weakly referenceable (builtins)
+        return _accepts_args(func, count)
+    accepted = answers.get(key)
+    if accepted is None:
+        accepted = answers[key] = _accepts_args(func, count)
+    return accepted
+
+
+def _accepts_args(func: Callable[..., Any], count: int) -> bool:
     try:
         inspect.signature(func).bind(*range(count))
     except TypeError:

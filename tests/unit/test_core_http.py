@@ -80,3 +80,27 @@ def test_compress():
     data = b'x' * 2000
     assert gzip.decompress(http.compress('gzip', data)) == data
     assert zlib.decompress(http.compress('deflate', data)) == data
+
+
+def test_accepts_args_of_functions_methods_and_callables():
+    class Handler:
+        def method(self, sid):
+            pass
+
+        def __call__(self, sid, reason):
+            pass
+
+    def legacy(sid):
+        pass
+
+    handler = Handler()
+    for _ in range(2):  # the second time from what was remembered
+        assert http.accepts_args(legacy, 1)
+        assert not http.accepts_args(legacy, 2)
+        assert http.accepts_args(handler.method, 1)
+        assert not http.accepts_args(handler.method, 2)
+        assert http.accepts_args(Handler.method, 2)  # the same function
+        assert http.accepts_args(handler, 2)
+        assert not http.accepts_args(handler, 3)
+        assert http.accepts_args(print, 2)  # no signature, no weak reference
+        assert http.accepts_args(lambda *args: None, 5)
