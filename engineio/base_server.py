@@ -237,7 +237,8 @@ class BaseServer:
                data['pingInterval'], data['maxPayload'])
         tail = self._open_tails.get(key)
         if tail is None:
-            encoded = packet.Packet(packet.OPEN, dict(data, sid='')).encode()
+            encoded = str(  # a text packet: a str already
+                packet.Packet(packet.OPEN, dict(data, sid='')).encode())
             tail = encoded[len('0{"sid":""'):]
             if len(self._open_tails) > 16:  # options changed many times
                 self._open_tails.clear()

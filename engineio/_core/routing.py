@@ -114,14 +114,15 @@ def route(environ: Dict[str, Any], config: Any,
             'sticky sessions)' % str(sid)[:40])
     if session.upgraded:
         return _reject('Unexpected HTTP request', 'unexpected-http',
-                       'Unexpected HTTP request for upgraded session ' + sid)
+                       'Unexpected HTTP request for upgraded session ' +
+                       str(sid))
     if not session.connected and not session.closed:
         return _reject('Not connected', 'not-connected')
     if method == 'POST':
         if transport != 'polling':
             return _reject('Invalid transport', 'bad-transport')
         if session.closed:
-            return _reject('Invalid session ' + sid, 'bad-sid')
+            return _reject('Invalid session ' + str(sid), 'bad-sid')
         return Route(POST, transport, sid, jsonp_index, session)
     if transport == 'polling':
         return Route(POLL, transport, sid, jsonp_index, session)
