@@ -11,7 +11,7 @@ from . import base_server, exceptions, packet
 from ._core import routing
 from ._core.session import ProtocolViolation
 from ._core.timers import TimerQueue
-from .async_socket import AsyncSocket
+from .async_socket import AsyncSocket, _within
 
 
 class AsyncServer(base_server.BaseServer):
@@ -263,7 +263,7 @@ class AsyncServer(base_server.BaseServer):
                     self.logger.exception('service task error')
             next_time = self._timers.next_time()
             try:
-                await asyncio.wait_for(
+                await _within(
                     wake.wait(), None if next_time is None
                     else max(0.0, next_time - time.monotonic()))
             except asyncio.TimeoutError:

@@ -15,11 +15,13 @@ from .base_socket import BaseSocket
 
 
 if hasattr(asyncio, 'timeout'):  # Python 3.11+: a timer, no extra task
-    async def _within(awaitable: Awaitable[Any], seconds: float) -> Any:
+    async def _within(awaitable: Awaitable[Any],
+                      seconds: Optional[float]) -> Any:
         async with asyncio.timeout(seconds):
             return await awaitable
 else:  # pragma: no cover - older Pythons
-    async def _within(awaitable: Awaitable[Any], seconds: float) -> Any:
+    async def _within(awaitable: Awaitable[Any],
+                      seconds: Optional[float]) -> Any:
         return await asyncio.wait_for(awaitable, seconds)
 
 
