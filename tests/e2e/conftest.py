@@ -170,7 +170,10 @@ def eio_server(server_name: str) -> Iterator[Callable[..., Harness]]:
     connect handler's return value; ``on_message(harness, sid, data)`` runs
     after a message is recorded.  Both run in the server's handlers and
     call the server through ``harness.eio``, as plain calls in every
-    mode."""
+    mode.  ``disconnect_on_request=True`` makes the connect handler
+    disconnect its own session when the query string has
+    ``disconnect=me`` (process servers take only such declared options:
+    ``echo``, ``burst``, ``reject``, ``disconnect_on_request``)."""
     stack = contextlib.ExitStack()
     mode = SERVER_MODES.get(server_name)
 
@@ -179,13 +182,14 @@ def eio_server(server_name: str) -> Iterator[Callable[..., Harness]]:
                 on_message: Optional[Callable[[Harness, str, Any], None]] = None,
                 app_kwargs: Optional[dict] = None,
                 burst: Optional[str] = None, reject: Any = None,
+                disconnect_on_request: bool = False,
                 **options: Any) -> Harness:
         if server_name in procservers.SERVERS:
             return _start_process(stack, server_name, echo, on_connect,
                                   on_message, app_kwargs, burst, reject,
-                                  options)
-        on_connect, on_message = _declared_handlers(on_connect, on_message,
-                                                    burst, reject)
+                                  disconnect_on_request, options)
+        on_connect, on_message = _declared_handlers(
+            on_connect, on_message, burst, reject, disconnect_on_request)
         if mode == 'threading':
             return _start_threading(stack, echo, on_connect, on_message,
                                     app_kwargs, options)
@@ -197,13 +201,24 @@ def eio_server(server_name: str) -> Iterator[Callable[..., Harness]]:
 
 
 def _declared_handlers(on_connect: Any, on_message: Any,
-                       burst: Optional[str], reject: Any) -> tuple:
+                       burst: Optional[str], reject: Any,
+                       disconnect_on_request: bool = False) -> tuple:
     """Handlers for the declarative options every e2e server supports:
     ``burst`` (a message that makes the server send ``'b0'`` ..
-    ``'b99'``) and ``reject`` (the connect handler's refusal value)."""
+    ``'b99'``), ``reject`` (the connect handler's refusal value) and
+    ``disconnect_on_request`` (the connect handler disconnects its own
+    session when the query string has ``disconnect=me``)."""
     if reject is not None:
         def on_connect(harness, sid, environ):
             return reject
+    if disconnect_on_request:
+        connect_inner = on_connect
+
+        def on_connect(harness, sid, environ):
+            if 'disconnect=me' in environ.get('QUERY_STRING', ''):
+                harness.eio.disconnect(sid)
+            return connect_inner(harness, sid, environ) if connect_inner \
+                else None
     if burst is not None:
         inner = on_message
 
@@ -219,9 +234,10 @@ def _declared_handlers(on_connect: Any, on_message: Any,
 def _start_process(stack: contextlib.ExitStack, server_name: str,
                    echo: bool, on_connect: Any, on_message: Any,
                    app_kwargs: Any, burst: Optional[str], reject: Any,
-                   options: dict) -> Any:
+                   disconnect_on_request: bool, options: dict) -> Any:
     """A server in its own process (see tests/support/procservers.py);
-    handlers can only be declared (``echo``, ``burst``, ``reject``)."""
+    handlers can only be declared (``echo``, ``burst``, ``reject``,
+    ``disconnect_on_request``)."""
     if on_connect or on_message or app_kwargs:
         raise ValueError('process servers take declared handlers only')
     why = procservers.unavailable(server_name)
@@ -229,7 +245,9 @@ def _start_process(stack: contextlib.ExitStack, server_name: str,
         print('SKIP {}: {}'.format(server_name, why))
         pytest.skip('{}: {}'.format(server_name, why))
     harness = procservers.start(server_name, echo=echo, burst=burst,
-                                reject=reject, options=options)
+                                reject=reject,
+                                disconnect_on_request=disconnect_on_request,
+                                options=options)
     stack.callback(harness.stop)
     return harness
 

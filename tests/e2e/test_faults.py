@@ -429,16 +429,10 @@ class States:
         self.post.close()
 
 
-def disconnect_on_request(harness: Any, sid: str, environ: Dict[str, Any]) -> None:
-    if 'disconnect=me' in environ.get('QUERY_STRING', ''):
-        harness.eio.disconnect(sid)
-
-
 def test_disconnect_each_state(eio_server: Any, server_name: str) -> None:
-    in_process = server_name not in procservers.SERVERS
-    h = eio_server(echo=True, on_connect=disconnect_on_request if in_process else None,
-                   ping_interval=5, ping_timeout=5)
-    states = States(h, opening=in_process)
+    h = eio_server(echo=True, disconnect_on_request=True, ping_interval=5,
+                   ping_timeout=5)
+    states = States(h, opening=True)
     try:
         started = time.monotonic()
         for sid in states.sids + [states.closed]:
@@ -450,10 +444,9 @@ def test_disconnect_each_state(eio_server: Any, server_name: str) -> None:
         states.close()
 
 
-@pytest.mark.parametrize('server_name', sorted(SERVER_MODES))
 def test_disconnect_all(eio_server: Any, server_name: str) -> None:
-    h = eio_server(echo=True, on_connect=disconnect_on_request,
-                   ping_interval=5, ping_timeout=5)
+    h = eio_server(echo=True, disconnect_on_request=True, ping_interval=5,
+                   ping_timeout=5)
     states = States(h, opening=True)
     try:
         Background(h.eio.disconnect).result(2)
@@ -463,11 +456,10 @@ def test_disconnect_all(eio_server: Any, server_name: str) -> None:
         states.close()
 
 
-@pytest.mark.parametrize('server_name', sorted(SERVER_MODES))
 def test_shutdown_in_every_state(eio_server: Any, server_name: str) -> None:
     """shutdown() stops the heartbeat at once and closes nobody: sessions
     keep working and can still be disconnected, each exactly once."""
-    h = eio_server(echo=True, on_connect=disconnect_on_request, ping_interval=2,
+    h = eio_server(echo=True, disconnect_on_request=True, ping_interval=2,
                    ping_timeout=2)
     states = States(h, opening=True)
     try:

@@ -6,7 +6,9 @@ variable: ``{"mode": <async_mode>, "options": {<Server options>},
 "echo": bool, "reject": <connect handler return value or null>,
 "burst": <message that makes the server send 'b0' .. 'b99'>,
 "sid_prefix": <string every session id starts with>,
-"static_files": <the static_files option of WSGIApp, or null>}``.
+"static_files": <the static_files option of WSGIApp, or null>,
+"disconnect_on_request": bool (the connect handler disconnects its own
+session when the query string has ``disconnect=me``)}``.
 
 Besides Engine.IO on ``/engine.io/`` the application answers control
 requests that let a test in another process drive and observe it:
@@ -14,7 +16,8 @@ requests that let a test in another process drive and observe it:
 - ``GET /_ctl/events``: every event so far, as a JSON list of
   ``["connect", sid]``, ``["message", sid, data, transport]`` (bytes as
   ``{"binary": [...]}``) and ``["disconnect", sid, reason]``;
-- ``GET /_ctl/disconnect?sid=S``, ``GET /_ctl/send?sid=S&data=D``,
+- ``GET /_ctl/disconnect?sid=S`` (without ``sid``: every session),
+  ``GET /_ctl/shutdown``, ``GET /_ctl/send?sid=S&data=D``,
   ``GET /_ctl/transport?sid=S``; ``GET /_ctl/pid`` (the worker's pid).
 
 Run directly (``python eio_app.py SERVER``) it serves itself on a free
@@ -68,6 +71,9 @@ def build_server():
     @eio.on('connect')
     def connect(sid, environ):
         _record('connect', sid)
+        if CONFIG.get('disconnect_on_request') and \
+                'disconnect=me' in environ.get('QUERY_STRING', ''):
+            eio.disconnect(sid)
         return CONFIG.get('reject')
 
     @eio.on('message')
@@ -103,7 +109,10 @@ def control(environ, start_response):
         with _lock:
             body = list(_events)
     elif path == '/_ctl/disconnect':
-        eio.disconnect(query['sid'])
+        eio.disconnect(query.get('sid'))
+        body = 'ok'
+    elif path == '/_ctl/shutdown':
+        eio.shutdown()
         body = 'ok'
     elif path == '/_ctl/send':
         eio.send(query['sid'], query['data'])

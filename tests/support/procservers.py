@@ -3,7 +3,7 @@
 :func:`start` launches ``tests/support/eio_app.py`` under the chosen server
 on a loopback port and returns a :class:`RemoteHarness`, which offers the
 interface of the in-process harness of ``tests/e2e/conftest.py`` (``url``,
-``eio.disconnect/transport/send``, ``wait_messages``, ``wait_disconnect``
+``eio.disconnect/shutdown/transport/send``, ``wait_messages``, ``wait_disconnect``
 ...) through the application's ``/_ctl/`` endpoints.
 """
 from __future__ import annotations
@@ -130,8 +130,15 @@ class _RemoteServer:
     def __init__(self, harness: 'RemoteHarness') -> None:
         self._harness = harness
 
-    def disconnect(self, sid: str) -> None:
-        self._harness.ctl('disconnect', sid=sid)
+    def disconnect(self, sid: Optional[str] = None) -> None:
+        """Disconnect ``sid``, or every session if ``sid`` is None."""
+        if sid is None:
+            self._harness.ctl('disconnect')
+        else:
+            self._harness.ctl('disconnect', sid=sid)
+
+    def shutdown(self) -> None:
+        self._harness.ctl('shutdown')
 
     def send(self, sid: str, data: str) -> None:
         self._harness.ctl('send', sid=sid, data=data)
