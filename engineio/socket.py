@@ -42,7 +42,6 @@ class Socket(BaseSocket):
         #: whether a writer thread runs: started when packets wait for the
         #: WebSocket, it ends once none came for WRITER_LINGER seconds
         self._writer_running = False
-        self._writer: Any = None  # the last writer thread started
 
     # -- sending and closing ---------------------------------------------------
 
@@ -80,8 +79,7 @@ class Socket(BaseSocket):
             if self._writer_running or self._writing:
                 return  # the writer, or the thread writing, takes them
             self._writer_running = True
-        self._writer = self.server.start_background_task(
-            self._websocket_writer, ws)
+        self.server.start_background_task(self._websocket_writer, ws)
 
     def _write_now(self, ws: Any) -> bool:
         """Write the queued packets from this thread: a reply from this
@@ -317,12 +315,19 @@ class Socket(BaseSocket):
             reason = self._frame_error_reason(exc)
         self._reader = None
         self.close(abort=True, reason=reason)
-        writer = self._writer
-        if writer is not None:
-            writer.join()  # the last one closes the WebSocket
+        self._wait_for_writer()  # it sends what is left, then closes
         self._websocket = None
         self._websocket_ended()
         return []
+
+    def _wait_for_writer(self) -> None:
+        """Return once no writer runs: the WebSocket must not end under a
+        writer still sending (a stuck one is aborted after a grace)."""
+        while True:
+            with self._lock:
+                if not self._writer_running:
+                    return
+            self.server.sleep(0.005)
 
     def _join_upgrade(self, ws: Any) -> bool:
         """The probe exchange of a polling -> WebSocket upgrade."""
