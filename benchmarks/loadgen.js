@@ -100,15 +100,20 @@ function cpuShare(since, seconds) {
   return (used.user + used.system) / 1e6 / seconds;
 }
 
-async function measure(getCount) {
+// Counts getCount() over --duration after --warmup; `perCount` names other
+// counters (getters) reported per counted item over the same span.
+async function measure(getCount, perCount = {}) {
   await sleep(opts.warmup * 1000);
   const start = getCount();
+  const others = Object.entries(perCount).map(([name, get]) => [name, get, get()]);
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await sleep(opts.duration * 1000);
   const count = getCount() - start;
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { count, seconds, rate: count / seconds, cpu: cpuShare(cpu0, seconds) };
+  const result = { count, seconds, rate: count / seconds, cpu: cpuShare(cpu0, seconds) };
+  for (const [name, get, before] of others) result[name] = count ? (get() - before) / count : null;
+  return result;
 }
 
 async function wsEcho() {
@@ -252,6 +257,7 @@ class PollingClient {
   async pollLoop() {
     while (this.running) {
       const body = await this.getConnection.request('GET', this.query);
+      this.counter.gets += 1;
       for (const pkt of body.split(SEP)) {
         const code = pkt.charCodeAt(0);
         if (code === CODE.MESSAGE) { this.counter.echoes += 1; this.unanswered -= 1; }
@@ -273,6 +279,7 @@ class PollingClient {
     if (!packets.length) return;
     this.posting = true;
     this.postConnection.request('POST', this.query, packets.join(SEP)).then(() => {
+      this.counter.posts += 1;
       this.posting = false;
       this.post();
     }, (err) => this.stop(err));
@@ -280,12 +287,15 @@ class PollingClient {
 }
 
 async function pollEcho() {
-  const counter = { echoes: 0, errors: 0 };
+  const counter = { echoes: 0, errors: 0, gets: 0, posts: 0 };
   let running = true;
   if (EIO) {
     const clients = Array.from({ length: opts.clients }, () => new PollingClient(counter));
     await Promise.all(clients.map((c) => c.start()));
-    const result = await measure(() => counter.echoes);
+    // requests per echoed message: how many messages each poll carries
+    const result = await measure(() => counter.echoes, {
+      getsPerMessage: () => counter.gets, postsPerMessage: () => counter.posts,
+    });
     running = false;
     for (const c of clients) c.stop();
     return { ...result, errors: counter.errors, clients: opts.clients, window: opts.window };
