@@ -25,6 +25,11 @@ else:  # pragma: no cover - older Pythons
         return await asyncio.wait_for(awaitable, seconds)
 
 
+def _answer(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class AsyncSocket(BaseSocket):
     """A client session of an :class:`engineio.AsyncServer`."""
 
@@ -45,6 +50,10 @@ class AsyncSocket(BaseSocket):
         #: the task writing to the WebSocket now, if any (one at a time)
         self._writing: Optional[asyncio.Task] = None
         self._write_aborted = False
+        #: the task reading a POST body, which the session's timer cancels
+        #: when the body is late
+        self._post_reader: Optional[asyncio.Task] = None
+        self._post_aborted = False
 
     # -- sending and closing ---------------------------------------------------
 
@@ -185,12 +194,15 @@ class AsyncSocket(BaseSocket):
                 remaining = deadline - time.monotonic()
                 if closed or remaining <= 0:
                     break
-                waiter = self._poll_waiter = \
-                    asyncio.get_running_loop().create_future()
+                loop = asyncio.get_running_loop()
+                waiter = self._poll_waiter = loop.create_future()
+                # a plain timer that answers the waiter: cheaper than a
+                # timeout context, which would cancel this task
+                timer = loop.call_later(remaining, _answer, waiter)
                 try:
-                    await _within(waiter, remaining)
-                except asyncio.TimeoutError:
-                    pass
+                    await waiter
+                finally:
+                    timer.cancel()
         finally:
             self._poll_waiter = None
             self._end_poll()
@@ -205,12 +217,7 @@ class AsyncSocket(BaseSocket):
             await self._closed(violation.reason)
             raise violation
         try:
-            try:
-                body = await _within(self._read_body(environ),
-                                     self._post_time_left())
-            except asyncio.TimeoutError:
-                self.server.logger.info('%s: POST body too slow', self.sid)
-                raise ValueError('POST body too slow')
+            body = await self._read_post_body(environ)
             for pkt in self._decode_post(body):
                 await self.receive(pkt)
         except (Exception, asyncio.CancelledError):
@@ -219,6 +226,32 @@ class AsyncSocket(BaseSocket):
             raise
         finally:
             self._end_post()
+
+    async def _read_post_body(self, environ: Dict[str, Any]) -> bytes:
+        """The body of the POST; the session's timer cuts a body that comes
+        too slowly (see :meth:`_abort_post`): no timer per request."""
+        task = self._post_reader = asyncio.current_task()
+        try:
+            return await self._read_body(environ)
+        except asyncio.CancelledError:
+            if not self._post_aborted:
+                raise
+            self._post_aborted = False
+            uncancel = getattr(task, 'uncancel', None)
+            if uncancel is not None:  # Python 3.11+: undo our own cancel
+                uncancel()
+            raise ValueError('POST body too slow') from None
+        finally:
+            self._post_reader = None
+
+    def _abort_post(self) -> None:
+        """Cancel the read of a POST whose body is late: the POST fails, and
+        the session with it."""
+        reader = self._post_reader
+        if reader is not None and not self._post_aborted:
+            self.server.logger.info('%s: POST body too slow', self.sid)
+            self._post_aborted = True
+            reader.cancel()
 
     async def _read_body(self, environ: Dict[str, Any]) -> bytes:
         length = self._read_limit(environ)
@@ -239,13 +272,15 @@ class AsyncSocket(BaseSocket):
         if action == 'forget':
             self.server._forget_socket(self)
             self._abort_websocket()
+            self._abort_post()  # no timer looks at this session any more
             return
         if action == 'close':
             await self._closed(reason)
             return
         if action == 'ping':
             await self._send_ping()
-        # 'abort-post': the POST's own read timeout has ended it already
+        elif action == 'abort-post':
+            self._abort_post()
         if action != 'idle':
             self.server._schedule(self)
 

@@ -212,11 +212,6 @@ class BaseSocket:
             self._proto.end_post()
         self.server._schedule(self)  # the POST's deadline is gone
 
-    def _post_time_left(self) -> float:
-        """Seconds the POST being read has left to deliver its body."""
-        deadline = self._proto.post_deadline
-        return 0.0 if deadline is None else deadline - time.monotonic()
-
     def _decode_post(self, body: bytes) -> List[packet_mod.Packet]:
         """The packets of a POST body; all must be packets a client may
         send, or none is delivered."""
