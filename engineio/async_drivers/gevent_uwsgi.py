@@ -1,9 +1,10 @@
 """The ``gevent_uwsgi`` async mode: greenlets inside a uWSGI server.
 
-WebSocket connections are taken over from uWSGI right after its request
-parsing: the connection's socket is wrapped in a cooperative gevent socket
-and spoken to with simple-websocket, which (unlike uWSGI's own WebSocket
-API) keeps text and binary frames apart.
+WebSocket connections use uWSGI's own WebSocket API where the running uWSGI
+offers it (see ``_uwsgi_websocket``): uWSGI answers the handshake and
+frames what the server sends. Elsewhere, and for a request that asks for a
+subprotocol, the connection's socket is wrapped in a cooperative gevent
+socket and spoken to with simple-websocket.
 
 uWSGI gives the application a body still in chunks (no Content-Length) as
 an empty ``wsgi.input``: such a POST is refused rather than taken as empty.
@@ -15,6 +16,8 @@ import socket
 import gevent.socket
 import uwsgi
 
+from engineio.async_drivers._uwsgi_websocket import (NativeWebSocket,
+                                                     native_websocket_fits)
 from engineio.async_drivers._websocket_wsgi import shutdown
 from engineio.async_drivers.gevent import GeventSimpleWebSocket, _async as \
     _gevent_async
@@ -24,8 +27,24 @@ from engineio.base_socket import is_chunked
 _FD = 'engineio.uwsgi_fd'
 
 
-class UWSGIWebSocket(GeventSimpleWebSocket):
+class UWSGIWebSocket:
+    """A WebSocket through uWSGI's API when it fits the request, else
+    through simple-websocket."""
+
+    def __init__(self, handler, server):
+        self.app = handler
+        self.server = server
+
+    def __call__(self, environ, start_response):
+        websocket = NativeWebSocket if native_websocket_fits(environ) \
+            else SimpleUWSGIWebSocket
+        return websocket(self.app, self.server)(environ, start_response)
+
+
+class SimpleUWSGIWebSocket(GeventSimpleWebSocket):
     """simple-websocket over the connection uWSGI hands to the request."""
+
+    implementation = 'simple-websocket'
 
     def __call__(self, environ, start_response):
         sock = gevent.socket.socket(fileno=os.dup(uwsgi.connection_fd()))
