@@ -225,6 +225,11 @@ def handshake_error(environ: Dict[str, Any]) -> Optional[str]:
     return None
 
 
+class HandshakeFailed(Exception):
+    """uWSGI could not answer the handshake (a uWSGI built without OpenSSL
+    never can); nothing was written to the connection."""
+
+
 class _Wakeup(Exception):
     """Thrown into the reader's wait when its deadline changes."""
 
@@ -241,8 +246,6 @@ class NativeWebSocket:
     ``close()`` and ``abort()``: the interface of the other sync drivers.
     ``wait()`` runs in the request's greenlet; the rest in any greenlet.
     """
-
-    implementation = 'uwsgi'
 
     def __init__(self, handler: Callable[[Any], Any], server: Any) -> None:
         self.app = handler
@@ -268,16 +271,15 @@ class NativeWebSocket:
     def __call__(self, environ: Dict[str, Any],
                  start_response: Callable[..., Any]) -> Any:
         error = handshake_error(environ)
-        if error is None:
-            try:
-                uwsgi.websocket_handshake()
-            except OSError as exc:
-                error = str(exc)
         if error is not None:
             self.server.logger.error('WebSocket handshake failed: %s', error)
             start_response('400 BAD REQUEST',
                            [('Content-Type', 'text/plain')])
             return [b'"WebSocket handshake failed"']
+        try:
+            uwsgi.websocket_handshake()
+        except OSError as exc:
+            raise HandshakeFailed(str(exc))
         self._fd = uwsgi.connection_fd()
         self._owner = gevent.getcurrent()
         self._request = getattr(self._owner, REQUEST_ATTRIBUTE)

@@ -16,7 +16,8 @@ import socket
 import gevent.socket
 import uwsgi
 
-from engineio.async_drivers._uwsgi_websocket import (NativeWebSocket,
+from engineio.async_drivers._uwsgi_websocket import (HandshakeFailed,
+                                                     NativeWebSocket,
                                                      native_websocket_fits)
 from engineio.async_drivers._websocket_wsgi import shutdown
 from engineio.async_drivers.gevent import GeventSimpleWebSocket, _async as \
@@ -31,20 +32,38 @@ class UWSGIWebSocket:
     """A WebSocket through uWSGI's API when it fits the request, else
     through simple-websocket."""
 
+    #: False once uWSGI failed a handshake that simple-websocket then
+    #: completed on the same connection: this uWSGI cannot do it (built
+    #: without OpenSSL), so later connections go to simple-websocket
+    native_handshake_works = True
+
     def __init__(self, handler, server):
         self.app = handler
         self.server = server
 
     def __call__(self, environ, start_response):
-        websocket = NativeWebSocket if native_websocket_fits(environ) \
-            else SimpleUWSGIWebSocket
-        return websocket(self.app, self.server)(environ, start_response)
+        if not (UWSGIWebSocket.native_handshake_works and
+                native_websocket_fits(environ)):
+            return self._simple(environ, start_response)
+        try:
+            return NativeWebSocket(self.app, self.server)(environ,
+                                                          start_response)
+        except HandshakeFailed as exc:
+            self.server.logger.info('uWSGI WebSocket handshake failed (%s): '
+                                    'using simple-websocket', exc)
+        fallback = SimpleUWSGIWebSocket(self.app, self.server)
+        result = fallback(environ, start_response)
+        if fallback.ws is not None:
+            UWSGIWebSocket.native_handshake_works = False
+        return result
+
+    def _simple(self, environ, start_response):
+        return SimpleUWSGIWebSocket(self.app, self.server)(environ,
+                                                           start_response)
 
 
 class SimpleUWSGIWebSocket(GeventSimpleWebSocket):
     """simple-websocket over the connection uWSGI hands to the request."""
-
-    implementation = 'simple-websocket'
 
     def __call__(self, environ, start_response):
         sock = gevent.socket.socket(fileno=os.dup(uwsgi.connection_fd()))

@@ -491,3 +491,44 @@ def test_bad_handshake_is_refused(pair):
         b'"WebSocket handshake failed"']
     assert statuses == ['400 BAD REQUEST']
     assert fake.handshakes == 0
+
+
+class FailingHandshake:
+    """uWSGI's WebSocket as built without OpenSSL: no handshake, ever."""
+
+    def __init__(self, handler, server):
+        pass
+
+    def __call__(self, environ, start_response):
+        raise native.HandshakeFailed('unable to complete websocket handshake')
+
+
+def simple_stand_in(used, handshake_ok):
+    class SimpleWebSocket:
+        def __init__(self, handler, server):
+            self.ws = None
+
+        def __call__(self, environ, start_response):
+            used.append('simple')
+            if handshake_ok:
+                self.ws = object()
+            return []
+    return SimpleWebSocket
+
+
+@pytest.mark.parametrize('fallback_ok', [True, False])
+def test_failed_uwsgi_handshake_falls_back_to_simple_websocket(
+        driver, monkeypatch, fallback_ok):
+    """A uWSGI that cannot complete a handshake the request is fine for:
+    simple-websocket serves the connection, and the ones after it when it
+    could (a connection that failed both ways says nothing of uWSGI)."""
+    used = []
+    monkeypatch.setattr(driver, 'native_websocket_fits', lambda env: True)
+    monkeypatch.setattr(driver, 'NativeWebSocket', FailingHandshake)
+    monkeypatch.setattr(driver, 'SimpleUWSGIWebSocket',
+                        simple_stand_in(used, fallback_ok))
+    server = types.SimpleNamespace(logger=logging.getLogger('test'))
+    websocket = driver._async['websocket']
+    assert websocket(None, server)({}, None) == []
+    assert used == ['simple']
+    assert websocket.native_handshake_works is not fallback_ok
