@@ -313,6 +313,11 @@ class AsyncSocket(BaseSocket):
         except Exception as exc:
             reason = self._frame_error_reason(exc)
         self._reader = None
+        idle_ws = None
+        if self._writer is None and self._writing is None:
+            # nothing is being written: this task closes the WebSocket,
+            # no writer task is started for it
+            idle_ws, self._ws = self._ws, None
         await self.close(abort=True, reason=reason)
         writer = self._writer
         if writer is not None:  # let it finish before the WebSocket ends
@@ -321,6 +326,8 @@ class AsyncSocket(BaseSocket):
             except asyncio.CancelledError:
                 if not writer.cancelled():
                     raise  # this task was cancelled, not the writer
+        if idle_ws is not None:
+            await self._close_ws(idle_ws)
         self._ws = None
         self._websocket_ended()
 
