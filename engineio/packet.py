@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import sys
 from typing import Any, Callable, List
 
@@ -23,12 +22,14 @@ _TYPE_TEXT = tuple(str(digit) for digit in range(10))
 # Characters a JSON text can start with, digits excepted (data that starts with
 # a digit is kept as a string without trying JSON at all).
 _JSON_START = frozenset('{["-tfnNI \t\r\n')
+_b2a_base64 = binascii.b2a_base64
 if sys.version_info >= (3, 11):
-    def _b64decode(text: str) -> bytes:
-        # base64.b64decode(text, validate=True) without its Python wrapper
-        return binascii.a2b_base64(text, strict_mode=True)
+    # _a2b_base64(text, strict_mode=True) is base64.b64decode(text,
+    # validate=True) without its Python wrapper
+    _a2b_base64 = binascii.a2b_base64
 else:  # pragma: no cover - older Pythons
-    _b64decode = functools.partial(base64.b64decode, validate=True)
+    def _a2b_base64(text: str, strict_mode: bool = False) -> bytes:
+        return base64.b64decode(text, validate=strict_mode)
 _REPR_DATA_LIMIT = 60
 
 # -- the default JSON codec (Packet.json left as engineio.json) ---------------
@@ -95,7 +96,8 @@ def _orjson_loads(text: str) -> Any:
         digits = text.encode().translate(_DIGIT_BYTES)
     except UnicodeEncodeError:  # lone surrogates: orjson refuses the text
         return _stdlib_loads(text)
-    if _LONG_NUMBER not in digits:  # orjson turns huge integers into floats
+    # orjson turns huge integers into floats (find() is quicker than "in")
+    if digits.find(_LONG_NUMBER) < 0:
         try:
             return orjson.loads(text)
         except Exception:  # invalid for orjson, e.g. NaN, lone \ud800 escape
@@ -127,44 +129,85 @@ class Packet:
 
     def __init__(self, packet_type: int = NOOP, data: Any = None,
                  encoded_packet: str | bytes | bytearray | None = None):
-        if type(data) is str or data is None:
-            binary = False
-        else:
-            binary = isinstance(data, binary_types)
-            if binary and packet_type != MESSAGE:
+        if encoded_packet is None:
+            self.packet_type = packet_type
+            self.data = data
+            # A text packet has one encoding, cached in encode_cache; a
+            # binary packet has two, each cached on first use.
+            self.encode_cache: str | bytes | bytearray | None = None
+            if type(data) is str or data is None or \
+                    not isinstance(data, binary_types):
+                self.binary = False
+            elif packet_type == MESSAGE:
+                self.binary = True
+                self._encoded_raw: bytes | bytearray | None = None
+                self._encoded_b64: str | None = None
+            else:
                 raise ValueError('Binary packets can only be of type MESSAGE')
-        if encoded_packet is not None:
-            self.decode(encoded_packet)
             return
-        self.packet_type = packet_type
-        self.data = data
-        self.binary = binary
-        # A text packet has one encoding, cached in encode_cache; a binary
-        # packet has two, each cached on first use.
-        self.encode_cache: str | bytes | bytearray | None = None
-        if binary:
-            self._encoded_raw: bytes | bytearray | None = None
-            self._encoded_b64: str | None = None
+        if data is not None and isinstance(data, binary_types) and \
+                packet_type != MESSAGE:
+            raise ValueError('Binary packets can only be of type MESSAGE')
+        self.decode(encoded_packet)
 
     @classmethod
     def _decode_all(cls, encoded_packets: List[str]) -> List[Packet]:
         """Decode the text packets of a payload body: ``[Packet(encoded_packet=
-        text) for text in encoded_packets]``, with a shortcut for the common
-        plain-text packets (``ValueError`` if any is invalid)."""
+        text) for text in encoded_packets]``, with the common text, JSON and
+        base64 packets decoded in place (``ValueError`` if any is invalid)."""
         new, digits, json_start = object.__new__, _TYPE_DIGITS, _JSON_START
+        loads = _loads_json if cls.json is _json else cls.json.loads
         packets = []
         for encoded in encoded_packets:
             pkt = new(cls)
             packet_type = digits.get(encoded[:1])
-            if packet_type is None or encoded[1:2] in json_start:
-                pkt.decode(encoded)  # binary, JSON, empty or invalid
-            else:  # a type digit then text that is not JSON
+            if packet_type is not None:  # a type digit then text or JSON
+                text = encoded[1:]
+                if text and text[0] in json_start:
+                    try:
+                        text = loads(text)
+                    except ValueError:
+                        pass
+                    except RecursionError:
+                        raise ValueError(
+                            'Packet data is nested too deeply') from None
                 pkt.packet_type = packet_type
-                pkt.data = encoded[1:]
+                pkt.data = text
                 pkt.binary = False
                 pkt.encode_cache = None
+            elif encoded[:1] == 'b':
+                try:
+                    pkt.data = _a2b_base64(encoded[1:], strict_mode=True)
+                except ValueError as exc:  # binascii.Error or non-ASCII text
+                    raise ValueError(
+                        'Invalid base64 data in binary packet') from exc
+                pkt.packet_type = MESSAGE
+                pkt.binary = True
+                pkt.encode_cache = pkt._encoded_raw = pkt._encoded_b64 = None
+            else:
+                pkt.decode(encoded)  # empty or invalid: raises
             packets.append(pkt)
         return packets
+
+    @staticmethod
+    def _encode_all(packets: List[Packet]) -> List[str]:
+        """The payload forms of packets: ``[pkt.encode(b64=True) for pkt in
+        packets]``, with plain text packets encoded in place."""
+        encoded_packets = []
+        for pkt in packets:
+            if type(pkt) is not Packet:  # a subclass may encode its own way
+                encoded = pkt.encode(b64=True)
+            else:
+                encoded = pkt.encode_cache
+                if type(encoded) is not str:  # not encoded yet, or raw binary
+                    kind, data = pkt.packet_type, pkt.data
+                    if type(data) is str and type(kind) is int and \
+                            0 <= kind < 10 and not pkt.binary:
+                        encoded = pkt.encode_cache = _TYPE_TEXT[kind] + data
+                    else:
+                        encoded = pkt.encode(True)
+            encoded_packets.append(encoded)
+        return encoded_packets
 
     def __repr__(self) -> str:
         packet_type = self.packet_type
@@ -192,30 +235,23 @@ class Packet:
         if not self.binary:
             encoded = self.encode_cache
             if encoded is None:
-                data = self.data
                 kind = self.packet_type
-                prefix = _TYPE_TEXT[kind] if type(kind) is int and \
-                    0 <= kind < 10 else str(kind)
+                if type(kind) is int and 0 <= kind < 10:
+                    prefix = _TYPE_TEXT[kind]
+                else:
+                    prefix = str(kind)
+                data = self.data
                 if type(data) is str:
                     encoded = prefix + data
-                elif data is None:
-                    encoded = prefix
-                elif isinstance(data, (dict, list)):
-                    json = self.json
-                    encoded = prefix + (
-                        _dumps_json(data) if json is _json
-                        else json.dumps(data, separators=(',', ':')))
-                elif isinstance(data, str):
-                    encoded = prefix + data
                 else:
-                    encoded = prefix + str(data)
+                    encoded = prefix + self._data_text(data)
                 self.encode_cache = encoded
             return encoded
         if b64:
             encoded = self._encoded_b64
             if encoded is None:
-                encoded = self._encoded_b64 = 'b' + binascii.b2a_base64(
-                    self.data, newline=False).decode('ascii')
+                encoded = self._encoded_b64 = 'b' + _b2a_base64(
+                    self.data, newline=False).decode()
         else:
             encoded = self._encoded_raw
             if encoded is None:
@@ -223,14 +259,28 @@ class Packet:
         self.encode_cache = encoded
         return encoded
 
+    def _data_text(self, data: Any) -> str:
+        """The text of non-binary data other than ``str``, which follows the
+        type digit of an encoded packet."""
+        if data is None:
+            return ''
+        if isinstance(data, (dict, list)):
+            json = self.json
+            return _dumps_json(data) if json is _json \
+                else json.dumps(data, separators=(',', ':'))
+        return str(data)
+
     def decode(self, encoded_packet: str | bytes | bytearray) -> None:
         """Load the packet from its wire form; ``ValueError`` if invalid."""
         if isinstance(encoded_packet, str):
-            first = encoded_packet[:1]
+            try:
+                first = encoded_packet[0]
+            except IndexError:
+                raise ValueError('Invalid empty packet received') from None
             packet_type = _TYPE_DIGITS.get(first)
             if packet_type is not None:
                 text = encoded_packet[1:]
-                if text and text[0] in _JSON_START:
+                if text and text[0] in _JSON_START:  # maybe JSON: try it
                     json = self.json
                     try:
                         text = _loads_json(text) if json is _json \
@@ -246,11 +296,9 @@ class Packet:
                 self.encode_cache = None
                 return
             if first != 'b':
-                if not first:
-                    raise ValueError('Invalid empty packet received')
                 raise ValueError(f'Invalid packet type {first!r}')
             try:
-                data = _b64decode(encoded_packet[1:])
+                data = _a2b_base64(encoded_packet[1:], strict_mode=True)
             except ValueError as exc:  # binascii.Error or non-ASCII text
                 raise ValueError(
                     'Invalid base64 data in binary packet') from exc
@@ -263,6 +311,4 @@ class Packet:
         self.packet_type = MESSAGE
         self.data = data
         self.binary = True
-        self.encode_cache = None
-        self._encoded_raw = None
-        self._encoded_b64 = None
+        self.encode_cache = self._encoded_raw = self._encoded_b64 = None

@@ -42,9 +42,7 @@ class Payload:
         Binary packets are base64 encoded. With ``jsonp_index`` the body is
         wrapped as the JSONP script ``___eio[<index>]("<body>");``.
         """
-        # with b64=True every packet encodes to a str
-        encoded = _SEPARATOR.join(
-            [pkt.encode(True) for pkt in self.packets])  # type: ignore
+        encoded = _SEPARATOR.join(Packet._encode_all(self.packets))
         if jsonp_index is None:
             return encoded
         return f'___eio[{jsonp_index}]("{encoded.translate(_JS_ESCAPES)}");'

@@ -1,4 +1,5 @@
 import re
+import types
 import weakref
 
 import pytest
@@ -238,3 +239,51 @@ def test_decoded_packets_are_complete_packets():
     assert pkts[0].extra == 'x' and weakref.ref(pkts[0])() is pkts[0]
     pkts[0].decode(b'\x03')
     assert (pkts[0].packet_type, pkts[0].data, pkts[0].binary) == (MESSAGE, b'\x03', True)
+
+
+def test_decode_uses_the_class_json_module(monkeypatch):
+    def loads(text):
+        if text.startswith('{'):
+            raise ValueError('not for me')
+        return ('parsed', text)
+
+    monkeypatch.setattr(Packet, 'json', types.SimpleNamespace(dumps=None, loads=loads))
+    assert summary(Payload(encoded_payload='4[1]\x1e4{x}\x1e2 \x1e4y')) == [
+        (MESSAGE, ('parsed', '[1]'), False), (MESSAGE, '{x}', False),
+        (packet.PING, ('parsed', ' '), False), (MESSAGE, 'y', False)]
+
+
+@pytest.mark.parametrize('codec', ['stdlib', 'orjson'])
+def test_decode_json_with_each_codec(monkeypatch, codec):
+    if codec == 'orjson' and packet.orjson is None:
+        pytest.skip('orjson is not installed')
+    loads = packet._stdlib_loads if codec == 'stdlib' else packet._orjson_loads
+    monkeypatch.setattr(packet, '_loads_json', loads)
+    body = '4{"a":[1,2.5,null]}\x1e4[' + '1' * 30 + ']\x1e4NaN\x1e4{bad\x1e4[' + '1' * 101 + ']'
+    pkts = Payload(encoded_payload=body).packets
+    assert [pkt.data for pkt in pkts[:2]] == [{'a': [1, 2.5, None]}, [int('1' * 30)]]
+    assert pkts[2].data != pkts[2].data  # NaN
+    assert [pkt.data for pkt in pkts[3:]] == ['{bad', '[' + '1' * 101 + ']']
+    with pytest.raises(ValueError, match='^Packet data is nested too deeply$'):
+        Payload(encoded_payload='4x\x1e4' + '[' * 100000)
+
+
+def test_decode_invalid_base64_packet():
+    with pytest.raises(ValueError, match='^Invalid base64 data in binary packet$'):
+        Payload(encoded_payload='4x\x1ebAQI=\x1ebAQI')
+
+
+def test_encode_matches_each_packet_encoding():
+    class Upper(Packet):
+        def encode(self, b64=False):
+            return super().encode(b64=b64).upper()
+
+    raw_first = Packet(MESSAGE, b'\x01\x02')
+    raw_first.encode()
+    pkts = [Packet(MESSAGE, 'x'), Packet(MESSAGE, {'a': 1}), Packet(10, 'y'), Packet(True, 'z'),
+            raw_first, Packet(MESSAGE, bytearray(b'\x03')), Upper(MESSAGE, 'up'), Packet(packet.PING)]
+    assert Payload(pkts).encode() == '\x1e'.join(
+        ['4x', '4{"a":1}', '10y', 'Truez', 'bAQI=', 'bAw==', '4UP', '2'])
+    assert [pkt.encode_cache for pkt in pkts[:4]] == ['4x', '4{"a":1}', '10y', 'Truez']
+    pkts[0].data = 'changed'
+    assert Payload(pkts[:1]).encode() == '4x'  # the cached encoding is kept
