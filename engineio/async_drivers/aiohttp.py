@@ -9,6 +9,7 @@ from multidict import CIMultiDict
 
 from engineio import exceptions
 from engineio.async_drivers._environ import make_environ
+from engineio.async_drivers._read_deadline import ReadDeadline
 
 #: aiohttp's close code for a message over ``max_msg_size``
 _MESSAGE_TOO_BIG = 1009
@@ -72,6 +73,9 @@ class WebSocket:
         self.server = server
         #: the heartbeat detects dead clients; this only backs it up
         self.timeout = 2 * (server.ping_interval + server.ping_timeout)
+        #: one timer for the connection, not one per read (aiohttp's own
+        #: ``receive(timeout)`` arms a timeout context for every message)
+        self._read_deadline = ReadDeadline(self.timeout)
         self._ws: Optional[web.WebSocketResponse] = None
 
     async def __call__(self, environ: Dict[str, Any]
@@ -82,7 +86,10 @@ class WebSocket:
         del environ  # not kept for as long as the connection lives
         await self._ws.prepare(request)
         del request
-        await self.handler(self)
+        try:
+            await self.handler(self)
+        finally:
+            self._read_deadline.stop()
         await self.close()
         return self._ws
 
@@ -100,7 +107,7 @@ class WebSocket:
         message over the server's size limit (aiohttp closes the
         connection)."""
         try:
-            msg = await self._ws.receive(timeout=self.timeout)
+            msg = await self._read_deadline.read(self._ws.receive())
         except Exception:  # a timeout, or the connection broke
             await self.close()
             return None
