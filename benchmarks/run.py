@@ -300,6 +300,9 @@ def metrics_of(scenario: str, result: Dict[str, Any]) -> Dict[str, float]:
         metrics = {'p50_us': result['p50_us'], 'p99_us': result['p99_us']}
     else:
         metrics = {'rate': result['rate']}
+    if result.get('getsPerMessage') is not None:
+        # how many echoes a long poll carries (bare HTTP echo: no GETs)
+        metrics['gets_per_message'] = result['getsPerMessage']
     if result.get('errors'):
         metrics['errors'] = result['errors']
     if 'cpu' in result:
@@ -476,6 +479,8 @@ def fmt(value: Optional[float], unit: str = '') -> str:
         return f'{value / 1000:.1f}k'
     if abs(value) >= 100:
         return f'{value:.0f}'
+    if abs(value) < 10:
+        return f'{value:.2f}'
     return f'{value:.1f}'
 
 
@@ -491,6 +496,7 @@ ROWS = [
     # scenario, metric, label, higher is better
     ('ws_echo', 'rate', 'WebSocket echo, {clients} clients (msg/s)', True),
     ('poll_echo', 'rate', 'Polling echo, {clients} clients (msg/s)', True),
+    ('poll_echo', 'gets_per_message', 'Polling echo: GET requests per echoed message', False),
     ('rtt', 'p50_us', 'Round trip p50, 1 client (µs)', False),
     ('rtt', 'p99_us', 'Round trip p99, 1 client (µs)', False),
     ('handshake', 'rate', 'Handshakes/s, {handshake_clients} loops', True),
