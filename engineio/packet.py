@@ -160,7 +160,8 @@ class Packet:
         packets = []
         for encoded in encoded_packets:
             pkt = new(cls)
-            packet_type = digits.get(encoded[:1])
+            first = encoded[:1]
+            packet_type = digits.get(first)
             if packet_type is not None:  # a type digit then text or JSON
                 text = encoded[1:]
                 if text and text[0] in json_start:
@@ -175,7 +176,7 @@ class Packet:
                 pkt.data = text
                 pkt.binary = False
                 pkt.encode_cache = None
-            elif encoded[:1] == 'b':
+            elif first == 'b':
                 try:
                     pkt.data = _a2b_base64(encoded[1:], strict_mode=True)
                 except ValueError as exc:  # binascii.Error or non-ASCII text
