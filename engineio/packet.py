@@ -244,8 +244,15 @@ class Packet:
                 data = self.data
                 if type(data) is str:
                     encoded = prefix + data
+                elif data is None:
+                    encoded = prefix
+                elif isinstance(data, (dict, list)):
+                    json = self.json
+                    encoded = prefix + (
+                        _dumps_json(data) if json is _json
+                        else json.dumps(data, separators=(',', ':')))
                 else:
-                    encoded = prefix + self._data_text(data)
+                    encoded = prefix + str(data)
                 self.encode_cache = encoded
             return encoded
         if b64:
@@ -259,17 +266,6 @@ class Packet:
                 encoded = self._encoded_raw = self.data
         self.encode_cache = encoded
         return encoded
-
-    def _data_text(self, data: Any) -> str:
-        """The text of non-binary data other than ``str``, which follows the
-        type digit of an encoded packet."""
-        if data is None:
-            return ''
-        if isinstance(data, (dict, list)):
-            json = self.json
-            return _dumps_json(data) if json is _json \
-                else json.dumps(data, separators=(',', ':'))
-        return str(data)
 
     def decode(self, encoded_packet: str | bytes | bytearray) -> None:
         """Load the packet from its wire form; ``ValueError`` if invalid."""
