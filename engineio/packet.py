@@ -251,6 +251,8 @@ class Packet:
                     encoded = prefix + (
                         _dumps_json(data) if json is _json
                         else json.dumps(data, separators=(',', ':')))
+                elif isinstance(data, str):  # its text, not its __str__()
+                    encoded = prefix + data
                 else:
                     encoded = prefix + str(data)
                 self.encode_cache = encoded

@@ -597,3 +597,13 @@ odd_values = st.recursive(
 def test_orjson_encoding_matches_the_stdlib(data):
     assert encoded_value(packet._orjson_dumps, data) == \
         encoded_value(packet._stdlib_dumps, data)
+
+
+def test_str_subclass_data_is_encoded_as_its_text():
+    class Shouting(str):
+        def __str__(self):
+            return self.upper()
+
+    pkt = Packet(MESSAGE, Shouting('hi'))
+    assert pkt.binary is False
+    assert pkt.encode() == '4hi'
