@@ -1,15 +1,14 @@
-"""WebSocket through uWSGI's own WebSocket API (``gevent_uwsgi`` mode).
+"""WebSocket for the ``gevent_uwsgi`` mode: uWSGI answers the handshake (its
+own WebSocket API, in C), this module frames and reads the messages.
 
-uWSGI completes the handshake and frames what the server sends, in C. What
-the client sends is read here from the connection: uWSGI's receiving
-functions return a message's bytes without its frame type, and Engine.IO
-tells a text packet from binary data by that type alone.
-
-uWSGI serves its API to the request's own greenlet (it finds the request
-through an attribute of that greenlet); a send from another greenlet (a
-message handler, the session's writer) lends it that attribute for the
-call. One lock orders every write to the connection, so frames written by
-uWSGI and by this module never interleave.
+uWSGI's receiving functions return a message's bytes without its frame
+type, and Engine.IO tells a text packet from binary data by that type
+alone, so the client's frames are parsed here. uWSGI's sending functions
+write each frame at once, one system call per message; here the frames a
+session sends go to a queue that the event loop writes once the greenlets
+that filled it yield, so the replies to a burst of messages leave in one
+write (and every writer, the reader answering a PING included, goes through
+that one queue, in order).
 """
 from __future__ import annotations
 
@@ -20,25 +19,26 @@ import time
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 import gevent
-import gevent.lock
+import gevent.event
 import gevent.socket
 
 from engineio.async_drivers._websocket_wsgi import backup_read_timeout
 
 try:
     import uwsgi
-except ImportError:  # outside uWSGI: only the frame parser is usable
+except ImportError:  # outside uWSGI: only the frames part is usable
     uwsgi = None
 
-#: the attribute of a uWSGI request greenlet that names its request
-REQUEST_ATTRIBUTE = 'uwsgi_wsgi_req'
 #: the uWSGI functions the native WebSocket uses
-NATIVE_FUNCTIONS = ('websocket_handshake', 'websocket_send',
-                    'websocket_send_binary', 'connection_fd')
-#: seconds to wait for the client's answer to our CLOSE frame, and for a
-#: send stuck on a client that does not read when the request ends
+NATIVE_FUNCTIONS = ('websocket_handshake', 'connection_fd')
+#: seconds to wait for the client's answer to our CLOSE frame, and for the
+#: last frames to go out when the request ends
 CLOSE_GRACE = 1.0
+#: bytes queued for a client past which a sender waits until they left
+HIGH_WATER = 256 * 1024
 _READ_SIZE = 65536
+#: how queued frames are written (a name tests can watch)
+write_fd = os.write
 
 OP_CONTINUATION, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
 OP_CLOSE, OP_PING, OP_PONG = 0x8, 0x9, 0xA
@@ -64,6 +64,20 @@ def unmask(payload: bytes, mask: bytes) -> bytes:
     key = (mask * ((size >> 2) + 1))[:size]
     return (int.from_bytes(payload, 'little') ^
             int.from_bytes(key, 'little')).to_bytes(size, 'little')
+
+
+def server_frame(message: Message) -> bytes:
+    """An unmasked frame for a message: text for ``str``, else binary."""
+    if isinstance(message, str):
+        first, payload = 0x80 | OP_TEXT, message.encode()
+    else:
+        first, payload = 0x80 | OP_BINARY, bytes(message)
+    size = len(payload)
+    if size < 126:
+        return bytes((first, size)) + payload
+    if size < 65536:
+        return bytes((first, 126)) + size.to_bytes(2, 'big') + payload
+    return bytes((first, 127)) + size.to_bytes(8, 'big') + payload
 
 
 def close_frame(code: int) -> bytes:
@@ -201,14 +215,10 @@ def native_api_available(module: Any = None) -> bool:
 
 
 def native_websocket_fits(environ: Dict[str, Any],
-                          greenlet: Any = None, module: Any = None) -> bool:
-    """Whether this request can use uWSGI's WebSocket API: the API is
-    there, the request's greenlet names its uWSGI request (what lets other
-    greenlets send), and no subprotocol was asked for (uWSGI would accept
-    them all)."""
-    greenlet = gevent.getcurrent() if greenlet is None else greenlet
+                          module: Any = None) -> bool:
+    """Whether this request can use uWSGI's WebSocket API: the API is there
+    and no subprotocol was asked for (uWSGI would accept them all)."""
     return native_api_available(module) and \
-        hasattr(greenlet, REQUEST_ATTRIBUTE) and \
         not environ.get('HTTP_SEC_WEBSOCKET_PROTOCOL')
 
 
@@ -238,8 +248,101 @@ class _ReadTimeout(Exception):
     """The connection stayed silent until the reader's deadline."""
 
 
+class Output:
+    """The frames queued for a client, written by the event loop.
+
+    :meth:`put` only queues; the loop writes everything queued in one go
+    once the greenlets yield, and keeps writing (without blocking) while
+    the connection takes it. ``on_error`` is called once if a write fails.
+    """
+
+    def __init__(self, fd: int, on_error: Callable[[], None]) -> None:
+        self._fd = fd
+        self._on_error = on_error
+        self._loop = gevent.get_hub().loop
+        self._chunks: List[bytes] = []
+        self.size = 0
+        self.failed = False
+        self._closed = False
+        self._scheduled: Any = None
+        self._writable: Any = None  # made for a client that reads slowly
+        self._drained: Any = None  # made when a sender waits
+
+    def put(self, frame: bytes) -> None:
+        self._chunks.append(frame)
+        self.size += len(frame)
+        if self._scheduled is None and not self._waiting_writable():
+            self._scheduled = self._loop.run_callback(self._write)
+
+    def wait_drained(self, timeout: Optional[float] = None) -> bool:
+        """Wait until everything queued was written (or failed)."""
+        if self.size and not self.failed and not self._closed:
+            if self._drained is None:
+                self._drained = gevent.event.Event()
+            self._drained.clear()
+            self._drained.wait(timeout)
+        return not self.size
+
+    def close(self) -> None:
+        """Write nothing more (the request ends: uWSGI will close the
+        connection and may reuse its descriptor)."""
+        self._closed = True
+        if self._scheduled is not None:
+            self._scheduled.stop()
+            self._scheduled = None
+        if self._writable is not None:
+            self._writable.close()
+        self._release()
+
+    def _waiting_writable(self) -> bool:
+        return self._writable is not None and self._writable.active
+
+    def _write(self) -> None:
+        """Runs in the event loop: write what is queued, as far as the
+        connection takes it without blocking."""
+        self._scheduled = None
+        if self._closed or self.failed or not self._chunks:
+            return
+        data = self._chunks[0] if len(self._chunks) == 1 else \
+            b''.join(self._chunks)
+        try:
+            written = write_fd(self._fd, data)
+        except BlockingIOError:
+            written = 0
+        except OSError:
+            self._fail()
+            return
+        if written == len(data):
+            self._chunks = []
+            self.size = 0
+            if self._writable is not None:
+                self._writable.stop()
+            self._release()
+            return
+        rest = data[written:]
+        self._chunks = [rest]
+        self.size = len(rest)
+        if self._writable is None:
+            self._writable = self._loop.io(self._fd, 2)
+        if not self._writable.active:
+            self._writable.start(self._write)
+
+    def _fail(self) -> None:
+        self.failed = True
+        self._chunks = []
+        self.size = 0
+        if self._writable is not None:
+            self._writable.stop()
+        self._release()
+        self._on_error()
+
+    def _release(self) -> None:
+        if self._drained is not None:
+            self._drained.set()
+
+
 class NativeWebSocket:
-    """Runs ``handler(ws)`` on a WebSocket spoken through uWSGI's API.
+    """Runs ``handler(ws)`` on a WebSocket whose handshake uWSGI answered.
 
     ``ws`` offers ``send(data)``, ``wait()`` (the next message, or None when
     the connection ended or stayed silent for two heartbeat periods),
@@ -253,18 +356,17 @@ class NativeWebSocket:
         self.timeout = backup_read_timeout(server)
         self._reader = FrameReader(server.max_http_buffer_size)
         self._messages: Deque[Message] = collections.deque()
-        self._lock = gevent.lock.Semaphore()
         self._fd = -1
-        self._owner: Any = None
-        self._request: Any = None
+        self._output: Any = None
         self._readable: Any = None
         self._reader_waiting = False
-        #: set once: we sent CLOSE / nothing more is read / the connection
-        #: broke
+        #: set once: we sent CLOSE / no more messages are taken / the
+        #: client's CLOSE came / the connection broke / the request ended
+        #: (uWSGI may then reuse its descriptor)
         self._close_sent = False
         self._input_ended = False
+        self._client_closed = False
         self._broken = False
-        #: the request ended: uWSGI may give its connection to another
         self._finished = False
         self._close_deadline: Optional[float] = None
 
@@ -281,8 +383,7 @@ class NativeWebSocket:
         except OSError as exc:
             raise HandshakeFailed(str(exc))
         self._fd = uwsgi.connection_fd()
-        self._owner = gevent.getcurrent()
-        self._request = getattr(self._owner, REQUEST_ATTRIBUTE)
+        self._output = Output(self._fd, self._write_failed)
         self._readable = gevent.get_hub().loop.io(self._fd, 1)
         try:
             self.app(self)
@@ -293,24 +394,15 @@ class NativeWebSocket:
     # -- the interface of engineio's socket ---------------------------------
 
     def send(self, message: Message) -> None:
-        if not isinstance(message, (str, bytes)):
-            message = bytes(message)
-        with self._lock:
-            if self._close_sent or self._broken or self._finished:
+        """Queue a message; wait while the client is far behind."""
+        if self._close_sent or self._broken or self._finished:
+            raise IOError('WebSocket is closed')
+        output = self._output
+        output.put(server_frame(message))
+        if output.size > HIGH_WATER:
+            output.wait_drained()
+            if output.failed or self._finished:
                 raise IOError('WebSocket is closed')
-            current = gevent.getcurrent()
-            if current is self._owner:
-                self._uwsgi_send(message)
-                return
-            previous = getattr(current, REQUEST_ATTRIBUTE, None)
-            setattr(current, REQUEST_ATTRIBUTE, self._request)
-            try:
-                self._uwsgi_send(message)
-            finally:
-                if previous is None:
-                    delattr(current, REQUEST_ATTRIBUTE)
-                else:
-                    setattr(current, REQUEST_ATTRIBUTE, previous)
 
     def wait(self) -> Optional[Message]:
         deadline = time.monotonic() + self.timeout
@@ -326,15 +418,13 @@ class NativeWebSocket:
     def close(self) -> None:
         """Send a CLOSE frame; the reader then waits for the client's
         answer for a short while only."""
-        with self._lock:
-            if self._close_sent or self._input_ended or self._broken or \
-                    self._finished:
-                return
-            self._close_sent = True
-            self._write(close_frame(CLOSE_NORMAL))
+        if self._close_sent or self._input_ended or self._broken or \
+                self._finished:
+            return
+        self._close_sent = True
+        self._output.put(close_frame(CLOSE_NORMAL))
         self._close_deadline = time.monotonic() + CLOSE_GRACE
-        if self._reader_waiting:
-            gevent.socket.cancel_wait(self._readable, _Wakeup())
+        self._wake_reader()
 
     def abort(self) -> None:
         """Drop the connection at once: a blocked send or read fails."""
@@ -351,16 +441,6 @@ class NativeWebSocket:
 
     # -- internals ------------------------------------------------------------
 
-    def _uwsgi_send(self, message: Message) -> None:
-        try:
-            if isinstance(message, str):
-                uwsgi.websocket_send(message)
-            else:
-                uwsgi.websocket_send_binary(message)
-        except OSError:
-            self._broken = True
-            raise
-
     def _received(self, data: bytes) -> None:
         """Handle bytes from the client: queue its messages, answer its
         PINGs and its CLOSE."""
@@ -374,40 +454,27 @@ class NativeWebSocket:
             if kind == 'message':
                 self._messages.append(value)
             elif kind == 'ping':
-                self._write_control(control_frame(OP_PONG, value))
+                if not self._close_sent and not self._broken:
+                    self._output.put(control_frame(OP_PONG, value))
             else:
+                self._client_closed = True
                 self._answer_close(value)
 
     def _answer_close(self, code: int) -> None:
         """The client closed, or must be closed: answer with a CLOSE frame
         unless we sent ours already."""
         self._input_ended = True
-        with self._lock:
-            if not self._close_sent and not self._broken:
-                self._close_sent = True
-                self._write(close_frame(code))
+        if not self._close_sent and not self._broken:
+            self._close_sent = True
+            self._output.put(close_frame(code))
 
-    def _write_control(self, frame: bytes) -> None:
-        with self._lock:
-            if not self._close_sent and not self._broken:
-                self._write(frame)
+    def _write_failed(self) -> None:
+        self._broken = True
+        self._wake_reader()
 
-    def _write(self, data: bytes) -> None:
-        """Write a frame of our own (with the lock held); a client that
-        does not take it within the grace breaks the connection."""
-        deadline = time.monotonic() + CLOSE_GRACE
-        view = memoryview(data)
-        try:
-            while view:
-                try:
-                    view = view[os.write(self._fd, view):]
-                    continue
-                except BlockingIOError:
-                    pass
-                gevent.socket.wait_write(
-                    self._fd, max(0.0, deadline - time.monotonic()))
-        except OSError:  # includes the wait's timeout
-            self._broken = True
+    def _wake_reader(self) -> None:
+        if self._reader_waiting:
+            gevent.socket.cancel_wait(self._readable, _Wakeup())
 
     def _read(self, deadline: float) -> Optional[bytes]:
         """The next bytes from the client; None at the end of the
@@ -428,7 +495,7 @@ class NativeWebSocket:
             if self._close_deadline is not None:
                 deadline = min(deadline, self._close_deadline)
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self._broken:
                 return None
             self._reader_waiting = True
             try:
@@ -441,26 +508,23 @@ class NativeWebSocket:
                 self._reader_waiting = False
 
     def _finish(self) -> None:
-        """End the WebSocket before uWSGI ends the request: close it (and
-        give the client a moment to answer), then wait for a send in
-        progress in another greenlet."""
+        """End the WebSocket before uWSGI ends the request: close it, give
+        the client a moment to answer (reading what it still sends), and
+        let the last frames go out."""
         if not self._close_sent and not self._input_ended:
             self.close()
         deadline = time.monotonic() + CLOSE_GRACE
-        while not (self._input_ended or self._broken):
+        while not (self._client_closed or self._broken):
             data = self._read(deadline)
             if data is None:
                 break
-            try:
+            if not self._input_ended:
                 self._received(data)
-            except Exception:
-                break
+            # else the frames are broken: read them only so that they do
+            # not reset the connection and the CLOSE frame with it
         self._messages.clear()
-        if not self._lock.acquire(timeout=CLOSE_GRACE):
-            self.abort()  # a send stuck on a client that does not read
-            self._lock.acquire()
-        try:
-            self._finished = True
-        finally:
-            self._lock.release()
+        if not self._broken:
+            self._output.wait_drained(max(0.0, deadline - time.monotonic()))
+        self._finished = True
+        self._output.close()
         self._readable.close()

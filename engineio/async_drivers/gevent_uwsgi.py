@@ -1,8 +1,8 @@
 """The ``gevent_uwsgi`` async mode: greenlets inside a uWSGI server.
 
 WebSocket connections use uWSGI's own WebSocket API where the running uWSGI
-offers it (see ``_uwsgi_websocket``): uWSGI answers the handshake and
-frames what the server sends. Elsewhere, and for a request that asks for a
+offers it: uWSGI answers the handshake, ``_uwsgi_websocket`` frames and
+reads the messages. Elsewhere, and for a request that asks for a
 subprotocol, the connection's socket is wrapped in a cooperative gevent
 socket and spoken to with simple-websocket.
 
@@ -69,7 +69,8 @@ class SimpleUWSGIWebSocket(GeventSimpleWebSocket):
         sock = gevent.socket.socket(fileno=os.dup(uwsgi.connection_fd()))
         environ = dict(environ, **{'werkzeug.socket': sock})
         try:
-            super().__call__(environ, start_response)
+            for _ in super().__call__(environ, start_response):
+                pass  # (an answer served as it is iterated is served here)
         except ConnectionError:
             pass  # the request ends here; uWSGI must not answer it
         finally:

@@ -1,8 +1,7 @@
 """The gevent_uwsgi mode's WebSocket over uWSGI's own API, without uWSGI:
-its frame reader, the choice between uWSGI's API and simple-websocket, and
-the WebSocket itself over a socket pair, with a stand-in for the ``uwsgi``
-module that frames sends the way uWSGI does (and, like uWSGI, finds the
-request through an attribute of the calling greenlet)."""
+its frames, the choice between uWSGI's API and simple-websocket, and the
+WebSocket itself over a socket pair, with a stand-in for the ``uwsgi``
+module (which only exists inside uWSGI)."""
 from __future__ import annotations
 
 import importlib
@@ -126,30 +125,23 @@ FULL_API = types.SimpleNamespace(**{
     name: lambda *args: None for name in native.NATIVE_FUNCTIONS})
 
 
-def request_greenlet() -> Any:
-    greenlet = types.SimpleNamespace()
-    setattr(greenlet, native.REQUEST_ATTRIBUTE, 1234)
-    return greenlet
-
-
 def test_native_api_needs_every_function():
     assert native.native_api_available(FULL_API)
     partial = types.SimpleNamespace(**vars(FULL_API))
     del partial.websocket_handshake
     assert not native.native_api_available(partial)
+    assert not native.native_api_available(types.SimpleNamespace())
 
 
-def test_native_websocket_fits_a_plain_request_of_a_uwsgi_greenlet():
-    assert native.native_websocket_fits({}, request_greenlet(), FULL_API)
+def test_native_websocket_fits_a_plain_request():
+    assert native.native_websocket_fits({}, FULL_API)
 
 
 def test_native_websocket_does_not_fit():
-    partial = types.SimpleNamespace(websocket_send=lambda data: None)
-    assert not native.native_websocket_fits({}, request_greenlet(), partial)
+    partial = types.SimpleNamespace(connection_fd=lambda: 3)
+    assert not native.native_websocket_fits({}, partial)
     assert not native.native_websocket_fits(
-        {}, types.SimpleNamespace(), FULL_API)  # not uWSGI's greenlet
-    assert not native.native_websocket_fits(
-        {'HTTP_SEC_WEBSOCKET_PROTOCOL': 'chat'}, request_greenlet(), FULL_API)
+        {'HTTP_SEC_WEBSOCKET_PROTOCOL': 'chat'}, FULL_API)
 
 
 def test_handshake_errors():
@@ -200,62 +192,23 @@ def test_driver_uses_the_native_websocket_when_it_fits(driver, monkeypatch,
 def test_driver_falls_back_without_uwsgi_websocket_api(driver):
     """uWSGI without the WebSocket functions (the stand-in module has
     none): the request is served by simple-websocket."""
-    assert not driver.native_websocket_fits({}, request_greenlet())
+    assert not driver.native_websocket_fits({})
 
 
 # -- the WebSocket over a socket pair -----------------------------------------
 
-def server_frame(data: Any) -> bytes:
-    """A frame framed as uWSGI frames the server's messages."""
-    opcode = 0x81 if isinstance(data, str) else 0x82
-    payload = data.encode() if isinstance(data, str) else bytes(data)
-    size = len(payload)
-    if size < 126:
-        return bytes((opcode, size)) + payload
-    if size <= 0xFFFF:
-        return bytes((opcode, 126)) + struct.pack('!H', size) + payload
-    return bytes((opcode, 127)) + struct.pack('!Q', size) + payload
-
-
 class FakeUWSGI:
-    """The few functions of the ``uwsgi`` module the WebSocket uses."""
-
-    REQUEST = 4242
+    """The functions of the ``uwsgi`` module the WebSocket uses."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.handshakes = 0
-        self.senders: List[Any] = []
-
-    def _request(self) -> int:
-        request = getattr(gevent.getcurrent(), native.REQUEST_ATTRIBUTE,
-                          None)
-        if request != self.REQUEST:
-            raise SystemError('not called for the request')
-        return request
 
     def websocket_handshake(self) -> None:
-        self._request()
         self.handshakes += 1
 
     def connection_fd(self) -> int:
-        self._request()
         return self.fd
-
-    def _send(self, data: Any) -> None:
-        self._request()
-        self.senders.append(gevent.getcurrent())
-        frame = server_frame(data)
-        while frame:
-            try:
-                frame = frame[os.write(self.fd, frame):]
-            except BlockingIOError:
-                gevent.socket.wait_write(self.fd, 5)
-            except OSError:
-                raise IOError('unable to send websocket message')
-
-    websocket_send = _send
-    websocket_send_binary = _send
 
 
 class Peer:
@@ -301,7 +254,7 @@ class FakeServer:
 @pytest.fixture
 def pair(monkeypatch):
     """Runs ``NativeWebSocket`` for ``handler`` in a greenlet that stands
-    for uWSGI's request greenlet; returns (start, peer, fake uwsgi)."""
+    for uWSGI's request; returns (start, peer, fake uwsgi)."""
     server_sock, client_sock = socket.socketpair()
     server_sock.setblocking(False)
     fake = FakeUWSGI(server_sock.fileno())
@@ -312,7 +265,6 @@ def pair(monkeypatch):
                'HTTP_CONNECTION': 'Upgrade'}
 
     def request(handler):
-        setattr(gevent.getcurrent(), native.REQUEST_ATTRIBUTE, fake.REQUEST)
         return native.NativeWebSocket(handler, FakeServer())(environ, None)
 
     def start(handler):
@@ -357,22 +309,80 @@ def test_ping_is_answered_with_a_pong(pair):
     assert received == ['4hi']
 
 
-def test_send_from_another_greenlet_lends_it_the_request(pair):
+def test_frames_sent_together_leave_in_one_write(pair, monkeypatch):
     start, peer, fake = pair
-    sent = []
+    writes = []
+
+    def write(fd, data):
+        writes.append(data)
+        return os.write(fd, data)
+
+    monkeypatch.setattr(native, 'write_fd', write)
 
     def handler(ws):
-        writer = gevent.spawn(ws.send, '4from the writer')
-        writer.join(5)
-        sent.append(writer)
+        def burst():
+            for i in range(3):
+                ws.send('4m{}'.format(i))
+            ws.send(b'\x01')
+        gevent.spawn(burst).join(5)  # from a greenlet other than the reader
         ws.wait()
 
     request = start(handler)
-    assert peer.frame() == (native.OP_TEXT, b'4from the writer')
-    assert fake.senders == sent
-    assert not hasattr(sent[0], native.REQUEST_ATTRIBUTE)  # given back
+    assert [peer.frame() for _ in range(4)] == [
+        (native.OP_TEXT, b'4m0'), (native.OP_TEXT, b'4m1'),
+        (native.OP_TEXT, b'4m2'), (native.OP_BINARY, b'\x01')]
+    assert len(writes) == 1
     peer.send(b'', native.OP_CLOSE)
     request.join(5)
+
+
+def test_a_sender_waits_while_the_client_is_far_behind(pair, monkeypatch):
+    """Past HIGH_WATER queued bytes a send waits for the client to read;
+    what the kernel does not take is written once it can."""
+    monkeypatch.setattr(native, 'HIGH_WATER', 1000)
+    start, peer, fake = pair
+    big = 'x' * 60000
+    progress = []
+
+    def handler(ws):
+        for i in range(40):  # far more than the socket pair buffers
+            ws.send(big)
+            progress.append(i)
+        ws.wait()
+
+    request = start(handler)
+    gevent.sleep(0.2)
+    assert len(progress) < 40  # waiting for the client
+    for _ in range(40):
+        assert peer.frame() == (native.OP_TEXT, big.encode())
+    assert len(progress) == 40
+    peer.send(b'', native.OP_CLOSE)
+    request.join(5)
+    assert request.ready()
+
+
+def test_abort_releases_a_waiting_sender(pair, monkeypatch):
+    monkeypatch.setattr(native, 'HIGH_WATER', 1000)
+    start, peer, fake = pair
+    errors = []
+
+    def handler(ws):
+        def flood():
+            try:
+                while True:
+                    ws.send('x' * 60000)
+            except IOError as exc:
+                errors.append(exc)
+        sender = gevent.spawn(flood)
+        gevent.sleep(0.1)
+        ws.abort()
+        sender.join(5)
+        ws.wait()
+
+    request = start(handler)
+    request.join(5)
+    assert request.ready()
+    assert len(errors) == 1
 
 
 def test_close_from_another_greenlet_ends_the_reader(pair):
@@ -483,7 +493,6 @@ def test_bad_handshake_is_refused(pair):
     websocket = native.NativeWebSocket(lambda ws: None, FakeServer())
 
     def request():
-        setattr(gevent.getcurrent(), native.REQUEST_ATTRIBUTE, fake.REQUEST)
         return websocket({'HTTP_SEC_WEBSOCKET_VERSION': '13'},
                          lambda status, headers: statuses.append(status))
 
