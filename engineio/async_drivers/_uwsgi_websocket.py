@@ -276,6 +276,9 @@ class Output:
 
     def wait_drained(self, timeout: Optional[float] = None) -> bool:
         """Wait until everything queued was written (or failed)."""
+        if self._scheduled is not None:  # write now what the socket takes
+            self._scheduled.stop()
+            self._write()
         if self.size and not self.failed and not self._closed:
             if self._drained is None:
                 self._drained = gevent.event.Event()
