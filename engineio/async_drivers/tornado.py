@@ -183,6 +183,9 @@ class WebSocket:
         try:
             write = self.tornado_handler.write_message(
                 data, binary=not isinstance(data, str))
+            if write.done():  # written at once: the usual case
+                write.result()
+                return
             # a writer stopped in the middle (its client does not read) must
             # not cancel tornado's own write, which would log an error
             write.add_done_callback(_seen)
@@ -193,9 +196,11 @@ class WebSocket:
     async def wait(self) -> Any:
         """The next message (str or bytes), or None once the connection
         ended or stayed silent too long."""
+        messages = self.tornado_handler.eio_messages
+        if messages:  # one is there already: no need to wait or time out
+            return messages.get_nowait()
         try:
-            return await self._read_deadline.read(
-                self.tornado_handler.eio_messages.get())
+            return await self._read_deadline.read(messages.get())
         except asyncio.TimeoutError:
             await self.close()
             return None
@@ -213,9 +218,16 @@ class _Messages:
         self._items: Deque[Any] = deque()
         self._waiter: Optional[asyncio.Future] = None
 
+    def __len__(self) -> int:
+        return len(self._items)
+
     def put_nowait(self, item: Any) -> None:
         self._items.append(item)
         _settle(self._waiter)
+
+    def get_nowait(self) -> Any:
+        """The next item (there must be one)."""
+        return self._items.popleft()
 
     async def get(self) -> Any:
         """The next item; safe to cancel (nothing is lost)."""
