@@ -100,8 +100,15 @@ class Socket(BaseSocket):
             with self._lock:
                 self._writing = False
                 handover = self._proto.closed or bool(self._proto.outbox)
-        if handover:
-            self._wake()  # a writer thread takes it from here
+                # claimed together with the end of the write: a reader
+                # waiting for the writers never finds both gone too early
+                start_writer = handover and not self._writer_running
+                if start_writer:
+                    self._writer_running = True
+        if start_writer:  # a writer thread takes it from here
+            self.server.start_background_task(self._websocket_writer, ws)
+        elif handover:
+            self._wake()
         return True
 
     def _send_ping(self) -> None:
@@ -291,7 +298,10 @@ class Socket(BaseSocket):
         websocket = self.server._async['websocket']
         if websocket is None:
             return self.server._reject_no_websocket(environ, start_response)
-        return websocket(self._websocket_handler, self.server)(
+        # a bound method call runs in the caller's C frame, where calling
+        # the instance would nest one: the request thread's C stack, which
+        # stays resident for as long as the connection lives, is smaller
+        return websocket(self._websocket_handler, self.server).__call__(
             environ, start_response)
 
     def _websocket_handler(self, ws: Any) -> List[Any]:
@@ -314,18 +324,29 @@ class Socket(BaseSocket):
         except Exception as exc:
             reason = self._frame_error_reason(exc)
         self._reader = None
+        # with no writer running, this thread takes the writer's part
+        # rather than start one only to close the WebSocket (unless a
+        # writer closed it already)
+        with self._lock:
+            takes_writer = not self._writer_running and \
+                self._websocket is not None
+            if takes_writer:
+                self._writer_running = True
         self.close(abort=True, reason=reason)
-        self._wait_for_writer()  # it sends what is left, then closes
+        if takes_writer:
+            self._websocket_writer(ws)  # sends what is left, then closes
+        self._wait_for_writer()  # one that runs, or a handler handed to
         self._websocket = None
         self._websocket_ended()
         return []
 
     def _wait_for_writer(self) -> None:
-        """Return once no writer runs: the WebSocket must not end under a
-        writer still sending (a stuck one is aborted after a grace)."""
+        """Return once no writer runs and no handler writes: the WebSocket
+        must not end under a thread still sending (a stuck one is aborted
+        after a grace)."""
         while True:
             with self._lock:
-                if not self._writer_running:
+                if not self._writer_running and not self._writing:
                     return
             self.server.sleep(0.005)
 
