@@ -49,6 +49,27 @@ class SimpleWebSocketWSGI:
 
     def __call__(self, environ: Dict[str, Any],
                  start_response: Callable[..., Any]) -> Any:
+        if 'werkzeug.socket' in environ:
+            return self._serve_when_iterated(environ, start_response)
+        return self._serve(environ, start_response)
+
+    def _serve_when_iterated(self, environ: Dict[str, Any],
+                             start_response: Callable[..., Any]) -> Any:
+        """werkzeug iterates the answer in the request's thread: serving
+        the WebSocket from there, the frames of the application (and of
+        any middleware) that led here are gone before the connection's
+        long life starts. Its thread then keeps stacks as shallow as
+        those of a plain WebSocket application."""
+        try:
+            yield from self._serve(environ, start_response)
+        except ConnectionError:
+            # werkzeug reads what is left of the request next: nothing
+            if self.ws is not None:
+                shutdown(self.ws.sock)
+            raise
+
+    def _serve(self, environ: Dict[str, Any],
+               start_response: Callable[..., Any]) -> Any:
         try:
             self.ws = _WebSocketServer(
                 environ, max_message_size=self.server.max_http_buffer_size,

@@ -70,7 +70,18 @@ class WebSocketWSGI(_EventletWebSocketWSGI):
             raise RuntimeError('You need to use the eventlet server. See the '
                                'Deployment section of the documentation for '
                                'more information.')
-        return super().__call__(environ, start_response)
+        if 'gunicorn.socket' in environ:  # gunicorn looks at the answer
+            return super().__call__(environ, start_response)
+        return self._serve_when_iterated(environ, start_response)
+
+    def _serve_when_iterated(self, environ, start_response):
+        """eventlet.wsgi iterates the answer in the request's green
+        thread, and only then looks whether the WebSocket took over the
+        connection: serving it from there, the frames of the application
+        (and of any middleware) that led here are gone before the
+        connection's long life starts, and the idle green thread keeps
+        less."""
+        yield from super().__call__(environ, start_response)
 
 
 _async = {
