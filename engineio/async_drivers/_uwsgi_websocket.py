@@ -363,6 +363,12 @@ class NativeWebSocket:
         self._output: Any = None
         self._readable: Any = None
         self._reader_waiting = False
+        #: one timer per connection ends a read at its deadline: it is
+        #: moved only when it would fire too late, and when it fires early
+        #: it checks and waits again (a timer per read costs more)
+        self._timer: Any = None
+        self._timer_due: Optional[float] = None
+        self._read_deadline = 0.0
         #: set once: we sent CLOSE / no more messages are taken / the
         #: client's CLOSE came / the connection broke / the request ended
         #: (uWSGI may then reuse its descriptor)
@@ -500,15 +506,39 @@ class NativeWebSocket:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self._broken:
                 return None
+            self._read_deadline = deadline
+            self._arm_timer(deadline)
             self._reader_waiting = True
             try:
-                gevent.socket.wait(self._readable, remaining, _ReadTimeout)
+                gevent.get_hub().wait(self._readable)
             except _Wakeup:
                 pass
             except _ReadTimeout:
                 return None
             finally:
                 self._reader_waiting = False
+
+    def _arm_timer(self, deadline: float) -> None:
+        """Have the read timer fire by ``deadline``."""
+        if self._timer_due is not None and self._timer_due <= deadline:
+            return
+        if self._timer is not None:
+            self._timer.close()
+        delay = max(0.0, deadline - time.monotonic())
+        self._timer = gevent.get_hub().loop.timer(delay)
+        self._timer.start(self._timer_fired)
+        self._timer_due = deadline
+
+    def _timer_fired(self) -> None:
+        """Runs in the event loop: end the read whose deadline passed, or
+        wait for the new one."""
+        self._timer_due = None
+        if not self._reader_waiting:
+            return  # the next read arms the timer again
+        if time.monotonic() >= self._read_deadline:
+            gevent.socket.cancel_wait(self._readable, _ReadTimeout())
+        else:
+            self._arm_timer(self._read_deadline)
 
     def _finish(self) -> None:
         """End the WebSocket before uWSGI ends the request: close it, give
@@ -531,3 +561,5 @@ class NativeWebSocket:
         self._finished = True
         self._output.close()
         self._readable.close()
+        if self._timer is not None:
+            self._timer.close()

@@ -541,3 +541,25 @@ def test_failed_uwsgi_handshake_falls_back_to_simple_websocket(
     assert websocket(None, server)({}, None) == []
     assert used == ['simple']
     assert websocket.native_handshake_works is not fallback_ok
+
+
+def test_each_message_restarts_the_silence_timeout(pair):
+    """Messages 0.3 s apart keep a reader whose silence limit is 0.8 s (two
+    heartbeats of FakeServer) going; the silence after them ends it."""
+    start, peer, fake = pair
+    received = []
+
+    def handler(ws):
+        while True:
+            message = ws.wait()
+            received.append(message)
+            if message is None:
+                return
+
+    request = start(handler)
+    for i in range(5):
+        peer.send('4m{}'.format(i).encode())
+        gevent.sleep(0.3)
+    assert received == ['4m{}'.format(i) for i in range(5)]
+    request.join(5)
+    assert received[-1] is None
