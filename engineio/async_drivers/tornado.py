@@ -212,22 +212,29 @@ class WebSocket:
 
 class _Messages:
     """The messages tornado hands to ``on_message()``, for one reader: a
-    queue lighter than :class:`asyncio.Queue` (a connection keeps one)."""
+    queue lighter than :class:`asyncio.Queue` (a connection keeps one). Its
+    deque exists only while messages wait: an idle connection has none."""
 
     def __init__(self) -> None:
-        self._items: Deque[Any] = deque()
+        self._items: Optional[Deque[Any]] = None
         self._waiter: Optional[asyncio.Future] = None
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._items) if self._items is not None else 0
 
     def put_nowait(self, item: Any) -> None:
+        if self._items is None:
+            self._items = deque()
         self._items.append(item)
         _settle(self._waiter)
 
     def get_nowait(self) -> Any:
         """The next item (there must be one)."""
-        return self._items.popleft()
+        items = self._items
+        item = items.popleft()
+        if not items:
+            self._items = None
+        return item
 
     async def get(self) -> Any:
         """The next item; safe to cancel (nothing is lost)."""
@@ -237,7 +244,7 @@ class _Messages:
                 await self._waiter
             finally:
                 self._waiter = None
-        return self._items.popleft()
+        return self.get_nowait()
 
 
 def _settle(future: Optional['asyncio.Future[Any]']) -> None:
