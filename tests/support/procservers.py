@@ -173,9 +173,12 @@ class RemoteHarness:
         # reads (which move the offset) from making it overwrite its output
         fcntl.fcntl(self._log.fileno(), fcntl.F_SETFL, fcntl.fcntl(
             self._log.fileno(), fcntl.F_GETFL) | os.O_APPEND)
+        # a process group of its own: gunicorn and uWSGI fork workers, which
+        # must end with the server even when the master is killed
         self.proc = subprocess.Popen(
             command(port), cwd=REPO, env=env, stdin=subprocess.DEVNULL,
-            stdout=self._log, stderr=subprocess.STDOUT)
+            stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True)
         try:
             self.url = 'http://127.0.0.1:{}'.format(
                 port or self._announced_port())
@@ -259,6 +262,10 @@ class RemoteHarness:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(STOP_TIMEOUT)
+        try:  # workers that outlived their master (the group is ours)
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         self._log.flush()
 
 
