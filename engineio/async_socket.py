@@ -11,6 +11,7 @@ from typing import Any, Awaitable, Dict, List, Optional
 
 from . import exceptions, packet
 from ._core.session import ProtocolViolation
+from .async_drivers._read_deadline import undo_own_cancel
 from .base_socket import BaseSocket
 
 
@@ -94,9 +95,7 @@ class AsyncSocket(BaseSocket):
             if not self._write_aborted:
                 raise
             self._write_aborted = False
-            uncancel = getattr(task, 'uncancel', None)
-            if uncancel is not None:
-                uncancel()
+            undo_own_cancel(task)
         except Exception:
             pass  # a broken connection: the reader sees it and closes
         finally:
@@ -237,9 +236,7 @@ class AsyncSocket(BaseSocket):
             if not self._post_aborted:
                 raise
             self._post_aborted = False
-            uncancel = getattr(task, 'uncancel', None)
-            if uncancel is not None:  # Python 3.11+: undo our own cancel
-                uncancel()
+            undo_own_cancel(task)
             raise ValueError('POST body too slow') from None
         finally:
             self._post_reader = None

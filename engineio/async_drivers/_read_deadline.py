@@ -14,6 +14,15 @@ from typing import Any, Awaitable, Optional, TypeVar
 T = TypeVar('T')
 
 
+def undo_own_cancel(task: Optional['asyncio.Task[Any]']) -> None:
+    """Forget a cancel this code made itself and has handled (Python
+    3.11+ counts cancels; an outer timeout would otherwise take it for
+    its own)."""
+    uncancel = getattr(task, 'uncancel', None)
+    if uncancel is not None:
+        uncancel()
+
+
 class ReadDeadline:
     """Bounds each read of one connection to ``timeout`` seconds."""
 
@@ -38,9 +47,7 @@ class ReadDeadline:
             if not self._expired:
                 raise
             self._expired = False
-            uncancel = getattr(reader, 'uncancel', None)
-            if uncancel is not None:  # Python 3.11+: undo our own cancel
-                uncancel()
+            undo_own_cancel(reader)
             raise asyncio.TimeoutError() from None
         finally:
             self._reader = None
