@@ -133,13 +133,18 @@ class WebSocket:
         # connection is watched for separately. A read from the assembler
         # is never abandoned: cancelling one breaks the assembler for good.
         if self._message is None:
-            self._message = asyncio.ensure_future(
-                self._ws.assembler.get(self.timeout))
+            # no timeout of its own: Sanic would run each read in one more
+            # task (asyncio.wait_for); the wait below bounds the silence
+            self._message = asyncio.ensure_future(self._ws.assembler.get())
         if self._lost is None:
             self._lost = asyncio.ensure_future(
                 self._ws.wait_for_connection_lost())
-        await asyncio.wait([self._message, self._lost],
-                           return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait([self._message, self._lost],
+                                     timeout=self.timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if not done:  # silent for too long
+            await self.close()
+            return None
         if not self._message.done():
             # the connection ended: take the messages still on their way
             await asyncio.wait([self._message], timeout=self.handover_grace)
@@ -149,7 +154,7 @@ class WebSocket:
         if message.cancelled() or message.exception() is not None:
             return None
         data = message.result()
-        if data is None:  # timed out
+        if data is None:  # the assembler has no message to give
             await self.close()
         return data
 
