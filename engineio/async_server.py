@@ -5,13 +5,25 @@ import asyncio
 import contextlib
 import inspect
 import time
-from typing import Any, AsyncIterator, Callable, Dict, List, Optional
+from typing import (Any, AsyncIterator, Awaitable, Callable, Dict, List,
+                    Optional)
 
 from . import base_server, exceptions, packet
 from ._core import routing
 from ._core.session import ProtocolViolation
 from ._core.timers import TimerQueue
-from .async_socket import AsyncSocket, _within
+from .async_socket import AsyncSocket
+
+
+if hasattr(asyncio, 'timeout'):  # Python 3.11+: a timer, no extra task
+    async def _within(awaitable: Awaitable[Any],
+                      seconds: Optional[float]) -> Any:
+        async with asyncio.timeout(seconds):
+            return await awaitable
+else:  # pragma: no cover - older Pythons
+    async def _within(awaitable: Awaitable[Any],
+                      seconds: Optional[float]) -> Any:
+        return await asyncio.wait_for(awaitable, seconds)
 
 
 class AsyncServer(base_server.BaseServer):

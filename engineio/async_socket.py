@@ -15,17 +15,6 @@ from .async_drivers._read_deadline import undo_own_cancel
 from .base_socket import BaseSocket
 
 
-if hasattr(asyncio, 'timeout'):  # Python 3.11+: a timer, no extra task
-    async def _within(awaitable: Awaitable[Any],
-                      seconds: Optional[float]) -> Any:
-        async with asyncio.timeout(seconds):
-            return await awaitable
-else:  # pragma: no cover - older Pythons
-    async def _within(awaitable: Awaitable[Any],
-                      seconds: Optional[float]) -> Any:
-        return await asyncio.wait_for(awaitable, seconds)
-
-
 def _answer(waiter: asyncio.Future) -> None:
     if not waiter.done():
         waiter.set_result(None)

@@ -69,8 +69,7 @@ class SimpleUWSGIWebSocket(GeventSimpleWebSocket):
         sock = gevent.socket.socket(fileno=os.dup(uwsgi.connection_fd()))
         environ = dict(environ, **{'werkzeug.socket': sock})
         try:
-            for _ in super().__call__(environ, start_response):
-                pass  # (an answer served as it is iterated is served here)
+            self._serve(environ, start_response)  # at once, not when iterated
         except ConnectionError:
             pass  # the request ends here; uWSGI must not answer it
         finally:
